@@ -1,0 +1,4 @@
+"""Command-line interface (``graphkit``)."""
+from .main import build_parser, main
+
+__all__ = ["main", "build_parser"]

@@ -1,0 +1,121 @@
+"""Synthetic graphs: a contextual SBM with controllable homophily, R-MAT and uniform G(n, m).
+
+All generators are vectorised (no Python loop over nodes or edges) and seeded: the same seed
+gives the same graph.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.utils import coalesce, to_undirected
+
+
+def random_split_masks(num_nodes: int, train: float = 0.6, val: float = 0.2,
+                       generator: torch.Generator = None) -> dict:
+    """Random ``train/val/test`` node masks with the given fractions (test = the rest)."""
+    perm = torch.randperm(num_nodes, generator=generator)
+    n_train, n_val = int(round(train * num_nodes)), int(round(val * num_nodes))
+    masks = {}
+    for name, idx in (("train_mask", perm[:n_train]), ("val_mask", perm[n_train:n_train + n_val]),
+                      ("test_mask", perm[n_train + n_val:])):
+        mask = torch.zeros(num_nodes, dtype=torch.bool)
+        mask[idx] = True
+        masks[name] = mask
+    return masks
+
+
+def csbm(num_nodes: int = 3000, num_classes: int = 5, num_features: int = 128, avg_degree: float = 10.0,
+         homophily: float = 0.8, feature_snr: float = 1.0, seed: int = 0) -> Data:
+    """Contextual stochastic block model (Deshpande et al., NeurIPS 2018).
+
+    Nodes get balanced random classes; each of the ``num_nodes * avg_degree / 2`` undirected edges
+    joins a uniform node to a node of its own class with probability ``homophily`` (edge
+    homophily), otherwise to a node of another class. Features are ``mu_y + noise`` with class
+    means ``mu_c ~ N(0, (feature_snr^2 / num_features) I)`` scaled so that ``feature_snr`` is the
+    ratio of the mean distance between classes to the noise norm, noise ``~ N(0, I / num_features)``.
+
+    Returns ``Data(x [N, F], y [N], edge_index [2, E] undirected, train/val/test masks 60/20/20)``.
+    """
+    if not 0.0 <= homophily <= 1.0:
+        raise ValueError(f"homophily must lie in [0, 1], got {homophily}")
+    if num_classes < 2 or num_nodes < num_classes:
+        raise ValueError(f"need at least 2 classes and as many nodes as classes, got {num_classes}, {num_nodes}")
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randperm(num_nodes, generator=gen) % num_classes
+    order = torch.argsort(y, stable=True)                       # nodes grouped by class
+    counts = torch.bincount(y, minlength=num_classes)
+    start = torch.cumsum(counts, 0) - counts
+    num_edges = int(num_nodes * avg_degree / 2)
+    src = torch.randint(0, num_nodes, (num_edges,), generator=gen)
+    same = torch.rand(num_edges, generator=gen) < homophily
+    shift = torch.randint(1, num_classes, (num_edges,), generator=gen)
+    target_class = torch.where(same, y[src], (y[src] + shift) % num_classes)
+    offset = (torch.rand(num_edges, generator=gen) * counts[target_class]).long()
+    dst = order[start[target_class] + offset]
+    keep = src != dst
+    edge_index = to_undirected(torch.stack([src[keep], dst[keep]]), num_nodes=num_nodes)
+    means = torch.randn(num_classes, num_features, generator=gen) * (feature_snr / math.sqrt(num_features))
+    x = means[y] + torch.randn(num_nodes, num_features, generator=gen) / math.sqrt(num_features)
+    return Data(x=x, y=y, edge_index=edge_index, num_nodes=num_nodes,
+                **random_split_masks(num_nodes, generator=gen))
+
+
+def _node_attributes(num_nodes: int, num_features: int, num_classes: int, gen: torch.Generator) -> dict:
+    x = torch.randn(num_nodes, num_features, generator=gen)
+    y = torch.randint(0, num_classes, (num_nodes,), generator=gen)
+    return dict(x=x, y=y, num_nodes=num_nodes, **random_split_masks(num_nodes, generator=gen))
+
+
+def rmat_edges(num_nodes: int, num_edges: int, a: float = 0.57, b: float = 0.19, c: float = 0.19,
+               seed: int = 0) -> Tensor:
+    """``[2, num_edges]`` directed R-MAT edges (Chakrabarti et al., SDM 2004), power-law degrees.
+
+    Each edge descends ``ceil(log2 num_nodes)`` levels of the recursive quadrant choice with
+    probabilities ``a, b, c, 1-a-b-c``, all edges at once per level; ids beyond ``num_nodes`` are
+    redrawn. Node ids are randomly permuted so high degree is not tied to low ids.
+    """
+    if min(a, b, c) < 0 or a + b + c > 1:
+        raise ValueError(f"R-MAT probabilities must be non-negative with a+b+c <= 1, got {a}, {b}, {c}")
+    gen = torch.Generator().manual_seed(seed)
+    scale = max(1, math.ceil(math.log2(num_nodes)))
+    cum = torch.tensor([a, a + b, a + b + c])
+    parts, have = [], 0
+    while have < num_edges:
+        draw = int((num_edges - have) * 1.1) + 16
+        src = torch.zeros(draw, dtype=torch.long)
+        dst = torch.zeros(draw, dtype=torch.long)
+        for _ in range(scale):  # a loop over the bits of an id, not over edges
+            quadrant = torch.bucketize(torch.rand(draw, generator=gen), cum, right=True)
+            src = src * 2 + (quadrant >= 2).long()
+            dst = dst * 2 + (quadrant % 2 == 1).long()
+        ok = (src < num_nodes) & (dst < num_nodes)
+        parts.append(torch.stack([src[ok], dst[ok]]))
+        have += int(ok.sum())
+    edges = torch.cat(parts, dim=1)[:, :num_edges]
+    relabel = torch.randperm(num_nodes, generator=gen)
+    return relabel[edges]
+
+
+def rmat(num_nodes: int = 100_000, num_edges: int = 2_000_000, num_features: int = 64, num_classes: int = 10,
+         a: float = 0.57, b: float = 0.19, c: float = 0.19, seed: int = 0) -> Data:
+    """An R-MAT graph with Gaussian features and random labels (for scaling and benchmarks)."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    edge_index = rmat_edges(num_nodes, num_edges, a, b, c, seed)
+    return Data(edge_index=edge_index, **_node_attributes(num_nodes, num_features, num_classes, gen))
+
+
+def uniform(num_nodes: int = 100_000, num_edges: int = 2_000_000, num_features: int = 64,
+            num_classes: int = 10, seed: int = 0, dedupe: bool = False) -> Data:
+    """``num_edges`` directed edges with uniform endpoints (G(n, m); duplicates kept unless
+    ``dedupe``), Gaussian features and random labels."""
+    gen = torch.Generator().manual_seed(seed)
+    edge_index = torch.randint(0, num_nodes, (2, num_edges), generator=gen)
+    if dedupe:
+        edge_index = coalesce(edge_index, num_nodes=num_nodes)
+    return Data(edge_index=edge_index, **_node_attributes(num_nodes, num_features, num_classes, gen))
+
+
+GENERATORS = {"csbm": csbm, "rmat": rmat, "uniform": uniform}

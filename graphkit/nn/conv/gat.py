@@ -1,0 +1,81 @@
+"""GATConv: Velickovic et al., "Graph Attention Networks", ICLR 2018, eqs. (1)-(6):
+``e_ij = LeakyReLU(a_dst . W h_i + a_src . W h_j)``, ``alpha_ij = softmax_j(e_ij)`` over the
+incoming edges of ``i`` (self-loop included), ``h_i' = ||_k sum_j alpha^k_ij W^k h_j`` (concat) or
+the mean over heads (output layer)."""
+from __future__ import annotations
+
+
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ... import ops
+from ..message_passing import MessagePassing
+
+
+class GATConv(MessagePassing):
+    """Multi-head graph attention.
+
+    Args:
+        in_channels: ``F_in``.
+        out_channels: ``C``, features per head.
+        heads: ``H``.
+        concat: concatenate heads (``[N, H*C]``) or average them (``[N, C]``).
+        negative_slope: LeakyReLU slope of the scores.
+        dropout: dropout on the attention coefficients (training only).
+        add_self_loops: replace self-loops by exactly one per node.
+        bias, residual: additive bias; a linear skip connection from the input.
+
+    The scores are an ``sddmm`` (``a_dst[i] + a_src[j]``), normalised by ``segment_softmax``
+    and consumed by a per-head weighted ``spmm``: no ``[E, H, C]`` message tensor is built.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
+                 negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
+                 bias: bool = True, residual: bool = False):
+        super().__init__(aggr="sum")
+        self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
+        self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
+        self.add_self_loops = add_self_loops
+        total = heads * out_channels if concat else out_channels
+        self.lin = nn.Linear(in_channels, heads * out_channels, bias=False)
+        self.att_src = nn.Parameter(torch.empty(1, heads, out_channels))
+        self.att_dst = nn.Parameter(torch.empty(1, heads, out_channels))
+        self.res = nn.Linear(in_channels, total, bias=False) if residual else None
+        self.bias = nn.Parameter(torch.empty(total)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.lin.weight)
+        nn.init.xavier_uniform_(self.att_src)
+        nn.init.xavier_uniform_(self.att_dst)
+        if self.res is not None:
+            nn.init.xavier_uniform_(self.res.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, x: Tensor, graph, return_attention: bool = False):
+        """``x`` ``[N, F_in]`` -> ``[N, H*C]`` (or ``[N, C]``); with ``return_attention`` also
+        ``(adj, alpha)`` where ``alpha`` ``[E', H]`` is in the CSR order of ``adj``."""
+        adj = self.adj(graph, x.size(0))
+        if self.add_self_loops:
+            adj = adj.with_self_loops()
+        h = self.lin(x).view(-1, self.heads, self.out_channels)           # [N, H, C]
+        score_src = (h * self.att_src).sum(-1)                             # [N, H]
+        score_dst = (h * self.att_dst).sum(-1)                             # [N, H]
+        scores = ops.sddmm(adj, score_dst, score_src, op="add")            # [E, H]
+        alpha = ops.segment_softmax(adj, F.leaky_relu(scores, self.negative_slope))
+        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
+        out = self.propagate(adj, h, edge_weight=alpha)                    # [N, H, C]
+        out = out.reshape(out.size(0), -1) if self.concat else out.mean(dim=1)
+        if self.res is not None:
+            out = out + self.res(x)
+        if self.bias is not None:
+            out = out + self.bias
+        return (out, (adj, alpha)) if return_attention else out
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, heads={self.heads}, concat={self.concat}"
+
+

@@ -1,0 +1,55 @@
+"""GCNConv: Kipf & Welling, "Semi-Supervised Classification with Graph Convolutional
+Networks", ICLR 2017, eq. (2): ``H' = D^-1/2 (A + I) D^-1/2 H W``."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from ..message_passing import MessagePassing
+
+
+class GCNConv(MessagePassing):
+    """Graph convolution with symmetric normalisation.
+
+    Args:
+        in_channels, out_channels: feature sizes ``F_in -> F_out``.
+        improved: self-loops of weight 2 (``A + 2I``).
+        add_self_loops: add (remaining) self-loops before normalising.
+        normalize: add self-loops and apply ``D^-1/2 . D^-1/2``; otherwise aggregate with the raw
+            weights of the graph as given (as PyG does).
+        bias: learn an additive bias.
+
+    Shapes: ``x`` ``[N, F_in]``, graph an ``edge_index`` ``[2, E]`` or :class:`graphkit.Adj`,
+    ``edge_weight`` ``[E]`` (``edge_index`` order) -> ``[N, F_out]``. The normalised graph is
+    cached with the graph, so repeated calls on the same ``edge_index`` normalise once.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, improved: bool = False,
+                 add_self_loops: bool = True, normalize: bool = True, bias: bool = True):
+        super().__init__(aggr="sum")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.improved, self.add_self_loops, self.normalize = improved, add_self_loops, normalize
+        self.lin = nn.Linear(in_channels, out_channels, bias=False)
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.lin.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, x: Tensor, graph, edge_weight: Optional[Tensor] = None) -> Tensor:
+        adj = self.adj(graph, x.size(0), edge_weight)
+        if self.normalize:
+            adj = adj.gcn_norm(self.add_self_loops, self.improved)
+        # (A X) W == A (X W): multiply by the sparse matrix on the narrower side.
+        if self.out_channels <= self.in_channels:
+            out = self.propagate(adj, self.lin(x))
+        else:
+            out = self.lin(self.propagate(adj, x))
+        return out if self.bias is None else out + self.bias
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}"

@@ -1,0 +1,40 @@
+"""GINConv: Xu, Hu, Leskovec & Jegelka, "How Powerful are Graph Neural Networks?", ICLR 2019,
+eq. (4.1): ``h_i' = MLP((1 + eps) . h_i + sum_{j in N(i)} h_j)``."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..message_passing import MessagePassing
+
+
+class GINConv(MessagePassing):
+    """Graph isomorphism layer.
+
+    Args:
+        mlp: the network applied after aggregation, ``[N, F_in] -> [N, F_out]``.
+        eps: initial ``eps``.
+        train_eps: learn ``eps``.
+    """
+
+    def __init__(self, mlp: nn.Module, eps: float = 0.0, train_eps: bool = False):
+        super().__init__(aggr="sum")
+        self.nn = mlp
+        self.initial_eps = eps
+        if train_eps:
+            self.eps = nn.Parameter(torch.tensor([float(eps)]))
+        else:
+            self.register_buffer("eps", torch.tensor([float(eps)]))
+
+    def reset_parameters(self) -> None:
+        for module in self.nn.modules():
+            if module is not self.nn and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        self.eps.data.fill_(self.initial_eps)
+
+    def forward(self, x: Tensor, graph) -> Tensor:
+        adj = self.adj(graph, x.size(0))
+        return self.nn(self.propagate(adj, x) + (1 + self.eps) * x)
+
+    def extra_repr(self) -> str:
+        return f"eps={float(self.eps):g}"

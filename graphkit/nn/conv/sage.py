@@ -1,0 +1,56 @@
+"""SAGEConv: Hamilton, Ying & Leskovec, "Inductive Representation Learning on Large Graphs",
+NeurIPS 2017, Algorithm 1 with the mean aggregator:
+``h_i' = W_l . mean_{j in N(i)} h_j + W_r . h_i`` (optionally L2-normalised)."""
+from __future__ import annotations
+
+from typing import Tuple, Union
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..message_passing import MessagePassing
+
+
+class SAGEConv(MessagePassing):
+    """GraphSAGE layer.
+
+    Args:
+        in_channels, out_channels: feature sizes.
+        aggr: neighbour aggregation, ``'mean'`` (paper default), ``'sum'``, ``'max'`` or ``'min'``.
+        normalize: L2-normalise the output rows (paper, Algorithm 1 line 7).
+        root_weight: add the transformed root features ``W_r h_i``.
+        bias: bias of the neighbour transform ``W_l``.
+
+    Shapes: ``x`` ``[N, F_in]`` or a pair ``([N_src, F_in], [N_dst, F_in])`` for bipartite
+    graphs -> ``[N_dst, F_out]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, aggr: str = "mean",
+                 normalize: bool = False, root_weight: bool = True, bias: bool = True):
+        super().__init__(aggr=aggr)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.normalize, self.root_weight = normalize, root_weight
+        self.lin_l = nn.Linear(in_channels, out_channels, bias=bias)
+        self.lin_r = nn.Linear(in_channels, out_channels, bias=False) if root_weight else None
+
+    def reset_parameters(self) -> None:
+        self.lin_l.reset_parameters()
+        if self.lin_r is not None:
+            self.lin_r.reset_parameters()
+
+    def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], graph) -> Tensor:
+        x_src, x_dst = x if isinstance(x, tuple) else (x, x)
+        adj = self.adj(graph, x_src.size(0), num_dst=x_dst.size(0))
+        # Linear aggregations commute with W_l: project first when that shrinks the features.
+        if self.aggr in ("sum", "mean") and self.out_channels < self.in_channels:
+            out = self.propagate(adj, x_src @ self.lin_l.weight.t())
+            if self.lin_l.bias is not None:
+                out = out + self.lin_l.bias
+        else:
+            out = self.lin_l(self.propagate(adj, x_src))
+        if self.lin_r is not None:
+            out = out + self.lin_r(x_dst)
+        return F.normalize(out, p=2.0, dim=-1) if self.normalize else out
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, aggr={self.aggr!r}"

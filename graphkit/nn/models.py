@@ -1,0 +1,206 @@
+"""Whole models built from the conv blocks: GCN, GraphSAGE, GAT, GIN and a graph-free MLP.
+
+All share :class:`BasicGNN`'s layout, the one of Kipf & Welling and Velickovic et al.:
+for every layer ``dropout -> conv -> (norm -> activation -> residual)``, the last layer
+without the bracket; with jumping knowledge (Xu et al., ICML 2018) every layer is hidden and
+a linear head reads their ``'cat'``/``'max'``/``'last'`` combination.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Type
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..adj import check_features, to_adj
+from .conv import GATConv, GCNConv, GINConv, SAGEConv
+from .functional import dropout
+
+_ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": F.relu, "elu": F.elu, "gelu": F.gelu, "leaky_relu": F.leaky_relu, "tanh": torch.tanh,
+    "identity": lambda x: x,
+}
+_NORMS: Dict[str, Type[nn.Module]] = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+_JK = (None, "last", "cat", "max")
+
+
+def _activation(name: str) -> Callable[[Tensor], Tensor]:
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(_ACTIVATIONS)}")
+    return _ACTIVATIONS[name]
+
+
+class BasicGNN(nn.Module):
+    """A stack of ``num_layers`` graph convolutions.
+
+    Args:
+        in_channels: input features ``F_in``.
+        hidden_channels: width of the hidden layers.
+        num_layers: number of convolutions (>= 1).
+        out_channels: output width (classes); defaults to ``hidden_channels``.
+        dropout: dropout before every layer (the input layer included, as in both papers).
+        act: activation of the hidden layers (``'relu'``, ``'elu'``, ...).
+        norm: ``None``, ``'batch'`` or ``'layer'`` after each hidden conv.
+        residual: add the layer's input to its output where the widths match.
+        jk: jumping knowledge mode, ``None``/``'last'``/``'cat'``/``'max'``.
+
+    ``forward(x [N, F_in], graph) -> [N, out_channels]`` where ``graph`` is an ``edge_index``,
+    an :class:`graphkit.Adj` or anything :func:`graphkit.to_adj` takes.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
+                 out_channels: Optional[int] = None, dropout: float = 0.0, act: str = "relu",
+                 norm: Optional[str] = None, residual: bool = False, jk: Optional[str] = None, **conv_kwargs):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+        if norm is not None and norm not in _NORMS:
+            raise ValueError(f"unknown norm {norm!r}; expected one of {sorted(_NORMS)} or None")
+        if jk not in _JK:
+            raise ValueError(f"unknown jk mode {jk!r}; expected one of {_JK}")
+        self.in_channels, self.hidden_channels, self.num_layers = in_channels, hidden_channels, num_layers
+        self.out_channels = hidden_channels if out_channels is None else out_channels
+        self.dropout, self.act_name, self.residual, self.jk = dropout, act, residual, jk
+        self.act = _activation(act)
+        last_is_conv = jk is None
+        self.convs = nn.ModuleList()
+        width = in_channels
+        for i in range(num_layers):
+            final = i == num_layers - 1 and last_is_conv
+            self.convs.append(self.make_conv(width, self.out_channels if final else hidden_channels,
+                                             final=final, **conv_kwargs))
+            width = hidden_channels if not final else self.out_channels
+        num_norms = num_layers - 1 if last_is_conv else num_layers
+        self.norms = nn.ModuleList(_NORMS[norm](hidden_channels) for _ in range(num_norms)) if norm else None
+        self.head = None
+        if jk is not None:
+            jk_width = hidden_channels * num_layers if jk == "cat" else hidden_channels
+            self.head = nn.Linear(jk_width, self.out_channels)
+
+    def make_conv(self, in_channels: int, out_channels: int, final: bool, **kwargs) -> nn.Module:
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, x: Tensor, graph) -> Tensor:
+        adj = to_adj(graph, x.size(0))
+        check_features(x, adj.shape[1])
+        hidden: List[Tensor] = []
+        for i, conv in enumerate(self.convs):
+            h = conv(dropout(x, self.dropout, self.training), adj)
+            if i < len(self.convs) - 1 or self.jk is not None:
+                if self.norms is not None:
+                    h = self.norms[i](h)
+                h = self.act(h)
+                if self.residual and h.shape == x.shape:
+                    h = h + x
+                hidden.append(h)
+            x = h
+        if self.jk is None:
+            return x
+        if self.jk == "cat":
+            x = torch.cat(hidden, dim=-1)
+        elif self.jk == "max":
+            x = torch.stack(hidden, dim=0).amax(dim=0)
+        return self.head(F.dropout(x, p=self.dropout, training=self.training))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.in_channels}, {self.hidden_channels}, "
+                f"num_layers={self.num_layers}, out_channels={self.out_channels})")
+
+
+class GCN(BasicGNN):
+    """Kipf & Welling's GCN (``GCNConv`` blocks)."""
+
+    def make_conv(self, in_channels, out_channels, final, **kwargs):
+        return GCNConv(in_channels, out_channels, **kwargs)
+
+
+class GraphSAGE(BasicGNN):
+    """Hamilton et al.'s GraphSAGE (``SAGEConv`` blocks, mean aggregation by default)."""
+
+    def make_conv(self, in_channels, out_channels, final, **kwargs):
+        return SAGEConv(in_channels, out_channels, **kwargs)
+
+
+class GIN(BasicGNN):
+    """Xu et al.'s GIN: ``GINConv`` blocks with a two-layer MLP each."""
+
+    def make_conv(self, in_channels, out_channels, final, **kwargs):
+        mlp = nn.Sequential(nn.Linear(in_channels, out_channels), nn.ReLU(), nn.Linear(out_channels, out_channels))
+        return GINConv(mlp, **kwargs)
+
+
+class GAT(BasicGNN):
+    """Velickovic et al.'s GAT.
+
+    ``hidden_channels`` is the total hidden width, split over ``heads`` (8 heads x 8 = 64 in the
+    paper); the output layer has ``out_heads`` heads, averaged. Extra args: ``heads``,
+    ``out_heads``, ``attn_dropout`` (dropout of the attention coefficients), ``negative_slope``.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
+                 out_channels: Optional[int] = None, heads: int = 8, out_heads: int = 1,
+                 attn_dropout: float = 0.0, **kwargs):
+        if hidden_channels % heads:
+            raise ValueError(f"hidden_channels={hidden_channels} must be divisible by heads={heads}")
+        self.heads, self.out_heads, self.attn_dropout = heads, out_heads, attn_dropout
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, **kwargs)
+
+    def make_conv(self, in_channels, out_channels, final, **kwargs):
+        if final:
+            return GATConv(in_channels, out_channels, heads=self.out_heads, concat=False,
+                           dropout=self.attn_dropout, **kwargs)
+        return GATConv(in_channels, out_channels // self.heads, heads=self.heads, concat=True,
+                       dropout=self.attn_dropout, **kwargs)
+
+
+class MLP(nn.Module):
+    """A multi-layer perceptron with the same interface as the GNNs (the graph is ignored).
+
+    ``forward(x [N, F_in], graph=None) -> [N, out_channels]``.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
+                 out_channels: Optional[int] = None, dropout: float = 0.0, act: str = "relu",
+                 norm: Optional[str] = None):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+        if norm is not None and norm not in _NORMS:
+            raise ValueError(f"unknown norm {norm!r}; expected one of {sorted(_NORMS)} or None")
+        out_channels = hidden_channels if out_channels is None else out_channels
+        widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        self.lins = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.norms = nn.ModuleList(_NORMS[norm](hidden_channels) for _ in range(num_layers - 1)) if norm else None
+        self.dropout, self.act = dropout, _activation(act)
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, x: Tensor, graph=None) -> Tensor:
+        check_features(x)
+        for i, lin in enumerate(self.lins):
+            x = lin(dropout(x, self.dropout, self.training))
+            if i < len(self.lins) - 1:
+                if self.norms is not None:
+                    x = self.norms[i](x)
+                x = self.act(x)
+        return x
+
+
+MODELS: Dict[str, type] = {"gcn": GCN, "sage": GraphSAGE, "gat": GAT, "gin": GIN, "mlp": MLP}
+
+
+def build_model(name: str, in_channels: int, out_channels: int, **hparams) -> nn.Module:
+    """Instantiate a model by name (``gcn``, ``sage``, ``gat``, ``gin``, ``mlp``)."""
+    key = name.lower()
+    if key not in MODELS:
+        raise ValueError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
+    return MODELS[key](in_channels=in_channels, out_channels=out_channels, **hparams)

@@ -1,0 +1,165 @@
+"""graphkit's primitive graph operators: the only place that knows which kernels run.
+
+Every layer calls these functions. Each validates its arguments (clear errors instead of
+crashes deep in a kernel) and hands over to the active backend; backends share the
+signatures below, so a native kernel is added with :func:`register_backend`, never by
+editing callers. Today the pure-torch :mod:`graphkit.ops.reference` backend is active.
+
+Conventions (see :class:`graphkit.Adj`): ``adj`` has shape ``(M, N)`` = ``(num_dst, num_src)``,
+its entries are edges ``j -> i`` stored at row ``i``, column ``j``, and per-edge tensors are in
+CSR order (``[E, ...]``).
+"""
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Dict, Optional
+
+import torch
+from torch import Tensor
+
+from ..adj import Adj
+from . import reference
+
+__all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather",
+           "register_backend", "use_backend", "backend", "REDUCTIONS"]
+
+REDUCTIONS = ("sum", "mean", "max", "min")
+_SDDMM_OPS = ("dot", "add", "mul")
+
+_BACKENDS: Dict[str, ModuleType] = {"reference": reference}
+_active = {"name": "reference"}
+
+
+def register_backend(name: str, module: ModuleType) -> None:
+    """Make ``module`` (defining spmm, sddmm, segment_softmax, segment_reduce, gather) selectable."""
+    missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather") if not hasattr(module, f)]
+    if missing:
+        raise TypeError(f"backend {name!r} lacks {', '.join(missing)}")
+    _BACKENDS[name] = module
+
+
+def use_backend(name: str) -> None:
+    """Select the implementation every op dispatches to (``'reference'`` is always there)."""
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown ops backend {name!r}; available: {sorted(_BACKENDS)}")
+    _active["name"] = name
+
+
+def backend() -> str:
+    """Name of the backend in use."""
+    return _active["name"]
+
+
+def _impl() -> ModuleType:
+    return _BACKENDS[_active["name"]]
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_adj(adj) -> Adj:
+    if not isinstance(adj, Adj):
+        raise TypeError(f"expected a graphkit.Adj, got {type(adj).__name__}; build one with graphkit.to_adj(...)")
+    return adj
+
+
+def _check_float(t: Tensor, name: str) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+
+
+def _check_rows(t: Tensor, expected: int, name: str, what: str) -> None:
+    if t.dim() == 0 or t.size(0) != expected:
+        raise ValueError(f"{name} must have {expected} rows ({what}), got shape {list(t.shape)}")
+
+
+def _check_reduce(reduce: str) -> None:
+    if reduce not in REDUCTIONS:
+        raise ValueError(f"unknown reduce {reduce!r}; expected one of {REDUCTIONS}")
+
+
+def _check_weight(adj: Adj, x: Tensor, weight: Optional[Tensor]) -> None:
+    if weight is None:
+        return
+    _check_float(weight, "weight")
+    _check_rows(weight, adj.num_edges, "weight", "one per edge")
+    if weight.dim() == 2 and (x.dim() != 3 or x.size(1) != weight.size(1)):
+        raise ValueError(f"per-head weight of shape {list(weight.shape)} needs x of shape "
+                         f"[N, {weight.size(1)}, C], got {list(x.shape)}")
+    if weight.dim() > 2:
+        raise ValueError(f"weight must have shape [E] or [E, H], got {list(weight.shape)}")
+
+
+# ----------------------------------------------------------------------------- operators
+def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
+    """Sparse-times-dense aggregation: ``out[i] = reduce_{j -> i} w_ij * x[j]``.
+
+    Args:
+        adj: graph of shape ``(M, N)``.
+        x: ``[N, *F]`` source features.
+        reduce: ``'sum'``, ``'mean'``, ``'max'`` or ``'min'``; rows without entries give 0.
+        weight: ``[E]`` edge weights, or ``[E, H]`` per-head weights with ``x`` ``[N, H, C]``;
+            defaults to ``adj.value`` (all ones when that is ``None``).
+
+    Returns:
+        ``[M, *F]``.
+    """
+    _check_adj(adj)
+    _check_float(x, "x")
+    _check_rows(x, adj.shape[1], "x", "one per source node")
+    _check_reduce(reduce)
+    weight = adj.value if weight is None else weight
+    _check_weight(adj, x, weight)
+    return _impl().spmm(adj, x, reduce, weight)
+
+
+def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
+    """Per-edge values from the two endpoints' features (sampled dense-dense product).
+
+    For the entry ``j -> i`` (row ``i``, column ``j``): ``'dot'`` gives ``<a[i], b[j]>`` over
+    the last dimension, ``'add'`` gives ``a[i] + b[j]``, ``'mul'`` gives ``a[i] * b[j]``.
+
+    Args:
+        a: ``[M, *F]`` target (row) features.
+        b: ``[N, *F]`` source (column) features.
+
+    Returns:
+        ``[E, *F[:-1]]`` for ``'dot'``, ``[E, *F]`` otherwise, in CSR order.
+    """
+    _check_adj(adj)
+    _check_float(a, "a")
+    _check_float(b, "b")
+    _check_rows(a, adj.shape[0], "a", "one per target node")
+    _check_rows(b, adj.shape[1], "b", "one per source node")
+    if op not in _SDDMM_OPS:
+        raise ValueError(f"unknown sddmm op {op!r}; expected one of {_SDDMM_OPS}")
+    if a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"a and b must have the same feature shape, got {list(a.shape)} and {list(b.shape)}")
+    return _impl().sddmm(adj, a, b, op)
+
+
+def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
+    """Softmax of per-edge ``scores`` ``[E, *H]`` over the entries of each CSR row
+    (the incoming edges of each target node). Returns ``[E, *H]``."""
+    _check_adj(adj)
+    _check_float(scores, "scores")
+    _check_rows(scores, adj.num_edges, "scores", "one per edge")
+    return _impl().segment_softmax(adj, scores)
+
+
+def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
+    """Reduce per-edge messages ``src`` ``[E, *F]`` (CSR order) over each row: ``[M, *F]``."""
+    _check_adj(adj)
+    _check_float(src, "src")
+    _check_rows(src, adj.num_edges, "src", "one per edge")
+    _check_reduce(reduce)
+    return _impl().segment_reduce(src, adj, reduce)
+
+
+def gather(x: Tensor, index: Tensor) -> Tensor:
+    """Rows of ``x`` ``[N, *F]`` at ``index`` ``[K]``: ``[K, *F]`` (backward scatters-adds)."""
+    if not isinstance(index, Tensor) or index.dtype not in (torch.int32, torch.int64):
+        raise TypeError("index must be an int32/int64 tensor")
+    if index.numel() > 0 and (int(index.min()) < 0 or int(index.max()) >= x.size(0)):
+        raise ValueError(f"index out of range for {x.size(0)} rows")
+    return _impl().gather(x, index)

@@ -1,0 +1,191 @@
+"""Pure-torch reference implementation of graphkit's operators.
+
+Vectorised over edges (torch sparse CSR products, ``index_add_``, ``scatter_reduce``),
+with hand-written autograd where the generic one would be wasteful or ambiguous:
+
+* ``spmm`` sum: forward is a CSR x dense product; backward uses the cached transpose
+  for ``dL/dx`` and a chunked edge-wise dot product for ``dL/dweight``.
+* max/min reductions route the gradient to one arg index per output entry (the first
+  edge reaching the extremum), as torch-scatter does, instead of splitting it among ties.
+* ``sddmm`` ``dot``: backward is two ``spmm`` calls, so no ``[E, F]`` tensor is saved.
+
+Every function here has the signature of its public counterpart in :mod:`graphkit.ops`,
+which validates the arguments before calling it.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ..adj import Adj
+
+_EDGE_CHUNK_ELEMENTS = 1 << 24  # bound on the [chunk, F] temporaries of edge-wise products
+
+
+# ----------------------------------------------------------------------------- helpers
+def _ones(adj: Adj, dtype: torch.dtype) -> Tensor:
+    key = ("ones", dtype, adj.device)
+    out = adj._cache.get(key)
+    if out is None:
+        out = adj._cache[key] = torch.ones(adj.num_edges, dtype=dtype, device=adj.device)
+    return out
+
+
+def _csr_matmul(adj: Adj, value: Optional[Tensor], x: Tensor) -> Tensor:
+    """``A @ x`` for ``x`` ``[num_src, F]`` with entry values ``value`` ``[E]`` (None = ones)."""
+    value = _ones(adj, x.dtype) if value is None else value.to(x.dtype).contiguous()
+    x = x.contiguous()
+    if x.dtype in (torch.float32, torch.float64) and adj.num_edges > 0 and x.size(1) > 0:
+        rowptr, col = adj.int32()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
+            matrix = torch.sparse_csr_tensor(rowptr, col, value, adj.shape, check_invariants=False)
+        return torch.sparse.mm(matrix, x)
+    out = x.new_zeros(adj.shape[0], x.size(1))
+    if adj.num_edges > 0:
+        out.index_add_(0, adj.row, x.index_select(0, adj.col) * value.unsqueeze(-1))
+    return out
+
+
+def _edge_dot(adj: Adj, a: Tensor, b: Tensor) -> Tensor:
+    """``out[e] = <a[row[e]], b[col[e]]>`` over the last dim, for ``a`` ``[M, *S, F]``,
+    ``b`` ``[N, *S, F]``; returns ``[E, *S]``. Chunked over edges to bound memory."""
+    row, col = adj.row, adj.col
+    out = a.new_empty((adj.num_edges,) + tuple(a.shape[1:-1]))
+    step = max(1, _EDGE_CHUNK_ELEMENTS // max(1, a[0].numel()))
+    for start in range(0, adj.num_edges, step):
+        r, c = row[start:start + step], col[start:start + step]
+        out[start:start + step] = (a.index_select(0, r) * b.index_select(0, c)).sum(-1)
+    return out
+
+
+def _spmm_sum_forward(adj: Adj, x: Tensor, weight: Optional[Tensor]) -> Tensor:
+    if weight is not None and weight.dim() == 2:  # per-head weights [E, H] with x [N, H, C]
+        heads = [_csr_matmul(adj, weight[:, h], x[:, h].reshape(x.size(0), -1)) for h in range(weight.size(1))]
+        return torch.stack(heads, dim=1).view(adj.shape[0], *x.shape[1:])
+    out = _csr_matmul(adj, weight, x.reshape(x.size(0), -1))
+    return out.view(adj.shape[0], *x.shape[1:])
+
+
+class _SpmmSum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Optional[Tensor], adj: Adj) -> Tensor:
+        ctx.adj = adj
+        ctx.save_for_backward(x, weight)
+        return _spmm_sum_forward(adj, x, weight)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        x, weight = ctx.saved_tensors
+        adj: Adj = ctx.adj
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            _, _, perm = adj.csc()
+            adj_t = adj.t()
+            grad_x = _spmm_sum_forward(adj_t, grad_out, None if weight is None else weight[perm])
+        if ctx.needs_input_grad[1]:
+            if weight.dim() == 2:
+                grad_weight = _edge_dot(adj, grad_out, x)  # [E, H]
+            else:
+                g = grad_out.reshape(grad_out.size(0), -1)
+                grad_weight = _edge_dot(adj, g, x.reshape(x.size(0), -1))
+        return grad_x, grad_weight, None
+
+
+class _ArgReduce(torch.autograd.Function):
+    """max/min over CSR segments of ``src`` ``[E, *F]``; the gradient goes to the arg index."""
+
+    @staticmethod
+    def forward(ctx, src: Tensor, adj: Adj, reduce: str) -> Tensor:
+        num_rows, num_entries = adj.shape[0], src.size(0)
+        index = adj.row.view(-1, *([1] * (src.dim() - 1))).expand_as(src)
+        out = src.new_zeros((num_rows,) + tuple(src.shape[1:]))
+        out.scatter_reduce_(0, index, src, "amax" if reduce == "max" else "amin", include_self=False)
+        position = torch.arange(num_entries, device=src.device).view(-1, *([1] * (src.dim() - 1)))
+        candidate = torch.where(src == out.index_select(0, adj.row), position.expand_as(src), num_entries)
+        arg = torch.full_like(out, num_entries, dtype=torch.long)
+        arg.scatter_reduce_(0, index, candidate, "amin", include_self=True)
+        ctx.save_for_backward(arg)
+        ctx.num_entries = num_entries
+        ctx.mark_non_differentiable(arg)
+        return out, arg
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor, _grad_arg=None):
+        (arg,) = ctx.saved_tensors
+        grad_src = grad_out.new_zeros((ctx.num_entries + 1,) + tuple(grad_out.shape[1:]))
+        grad_src.scatter_(0, arg, grad_out)  # each non-sentinel arg is unique per column
+        return grad_src[:-1], None, None
+
+
+# ----------------------------------------------------------------------------- operators
+def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
+    if reduce == "sum":
+        return _SpmmSum.apply(x, weight, adj)
+    if reduce == "mean":
+        inv_deg = adj.in_degree().clamp(min=1).to(x.dtype).reciprocal().index_select(0, adj.row)
+        if weight is not None:
+            inv_deg = weight * (inv_deg if weight.dim() == 1 else inv_deg.unsqueeze(-1))
+        return _SpmmSum.apply(x, inv_deg, adj)
+    message = gather(x, adj.col)
+    if weight is not None:
+        message = message * weight.view(weight.shape + (1,) * (x.dim() - weight.dim()))
+    return segment_reduce(message, adj, reduce)
+
+
+def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
+    if reduce in ("max", "min"):
+        out, _ = _ArgReduce.apply(src, adj, reduce)
+        return out
+    out = src.new_zeros((adj.shape[0],) + tuple(src.shape[1:])).index_add(0, adj.row, src)
+    if reduce == "mean":
+        count = adj.in_degree().clamp(min=1).to(src.dtype)
+        out = out / count.view(-1, *([1] * (src.dim() - 1)))
+    return out
+
+
+class _SddmmDot(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, adj: Adj) -> Tensor:
+        ctx.adj = adj
+        ctx.save_for_backward(a, b)
+        return _edge_dot(adj, a, b)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        a, b = ctx.saved_tensors
+        adj: Adj = ctx.adj
+        grad_a = grad_b = None
+        # d<a_i, b_j>/da_i = b_j: a weighted sum over each row; likewise for b over columns.
+        if ctx.needs_input_grad[0]:
+            grad_a = _spmm_sum_forward(adj, b, grad.contiguous())
+        if ctx.needs_input_grad[1]:
+            _, _, perm = adj.csc()
+            grad_b = _spmm_sum_forward(adj.t(), a, grad[perm].contiguous())
+        return grad_a, grad_b, None
+
+
+def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
+    if op == "dot":
+        if a.dim() > 3:
+            raise ValueError("sddmm 'dot' supports inputs [N, F] or [N, H, F]")
+        return _SddmmDot.apply(a, b, adj)
+    left, right = gather(a, adj.row), gather(b, adj.col)
+    return left + right if op == "add" else left * right
+
+
+def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
+    row = adj.row
+    index = row.view(-1, *([1] * (scores.dim() - 1))).expand_as(scores)
+    shape = (adj.shape[0],) + tuple(scores.shape[1:])
+    row_max = scores.new_full(shape, float("-inf")).scatter_reduce_(0, index, scores.detach(), "amax")
+    exp = (scores - row_max.index_select(0, row)).exp()
+    row_sum = scores.new_zeros(shape).index_add_(0, row, exp)
+    return exp / row_sum.index_select(0, row)
+
+
+def gather(x: Tensor, index: Tensor) -> Tensor:
+    return x.index_select(0, index)

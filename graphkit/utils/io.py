@@ -1,0 +1,44 @@
+"""Atomic result files: write to a temporary file in the same folder, fsync, then rename, so an
+interrupted run leaves either the old file or the new one, never half of one."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+
+PathLike = Union[str, os.PathLike]
+
+
+def _atomic(path: PathLike, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_save(obj: Any, path: PathLike) -> Path:
+    """``torch.save(obj, path)`` atomically."""
+    return _atomic(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_text(text: str, path: PathLike) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return _atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def load_checkpoint(path: PathLike) -> Any:
+    """Load a checkpoint written by :func:`atomic_save` (plain tensors, numbers, dicts and lists)."""
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -1,0 +1,59 @@
+"""The graphkit command line: tables, JSON, plots, checkpoints and clear errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from graphkit.cli import main
+from conftest import need_dataset
+
+
+def test_datasets_lists_cards(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("cora", "citeseer", "film", "cornell", "ogbl-ddi", "blogcatalog", "csbm", "rmat"):
+        assert name in out
+
+
+def test_train_writes_json_plot_and_checkpoints(tmp_path, capsys):
+    need_dataset("cornell")
+    out_json, out_png = tmp_path / "r.json", tmp_path / "curves.png"
+    argv = ["train", "node-classification", "--dataset", "cornell", "--model", "mlp", "--split", "geom-gcn",
+            "--epochs", "30", "--json", str(out_json), "--plot", str(out_png),
+            "--checkpoint-dir", str(tmp_path / "ckpt"), "--quiet"]
+    assert main(argv) == 0
+    report = json.loads(out_json.read_text())
+    assert report["task"] == "node-classification" and report["dataset"] == "cornell"
+    assert report["split"] == "geom-gcn" and len(report["runs"]) == 10
+    assert set(report["test_accuracy"]) == {"mean", "std"}
+    assert out_png.stat().st_size > 10_000
+    assert "test accuracy" in capsys.readouterr().out
+    assert len(list((tmp_path / "ckpt").rglob("*.pt"))) == 10
+
+
+def test_default_dataset_falls_back_to_synthetic(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GRAPHKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("GRAPHKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("torch_geometric.io.fs.cp", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    assert main(["train", "node-classification", "--epochs", "5", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "synthetic 'csbm' graph" in captured.err and "gcn on csbm" in captured.out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "node-classification", "--dataset", "coraa"], "unknown dataset 'coraa'"),
+    (["train", "node-classification", "--dataset", "cora", "--data-root", "/no/such/dir"], "does not exist"),
+    (["train", "node-classification", "--dataset", "csbm", "--config", "/no/such.toml"], "does not exist"),
+])
+def test_errors_are_one_clear_line(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_model_is_rejected_by_the_parser():
+    result = subprocess.run([sys.executable, "-m", "graphkit", "train", "node-classification", "--model", "xyz"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "invalid choice: 'xyz'" in result.stderr

@@ -1,0 +1,119 @@
+"""Datasets: the real loaders on the shared raw files (counts against the cards), the read-only
+data root, synthetic generators, and clear errors."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from graphkit import datasets
+from graphkit.datasets import DatasetNotFoundError
+from conftest import need_dataset, shared_root
+
+REAL = [("cora", "Cora", "public"), ("citeseer", "CiteSeer", "public"), ("cornell", "cornell", "geom-gcn"),
+        ("film", "Actor", "geom-gcn"), ("blogcatalog", "blogcatalog", "none")]
+
+
+@pytest.mark.parametrize("name,folder,split", REAL)
+def test_real_dataset_matches_card(name, folder, split):
+    need_dataset(folder)
+    data = datasets.load(name)
+    card = datasets.card(name)
+    assert data.num_nodes == card.nodes and data.edge_index.size(1) == card.edges
+    assert data.split == split
+    if card.features:
+        assert data.x.shape == (card.nodes, card.features)
+        assert int(data.y.max()) + 1 == card.classes
+    if split == "geom-gcn":
+        assert data.train_mask.shape == (card.nodes, 10)
+        assert not (data.train_mask & data.test_mask).any()
+
+
+def test_planetoid_public_and_geom_gcn_splits():
+    need_dataset("Cora")
+    public = datasets.load("cora")
+    assert int(public.train_mask.sum()) == 140 and int(public.val_mask.sum()) == 500
+    assert torch.allclose(public.x.sum(-1)[public.x.sum(-1) > 0], torch.ones(1))  # row-normalised
+    geom = datasets.load("cora", split="geom-gcn")
+    assert geom.train_mask.shape == (2708, 10) and int(geom.train_mask[:, 0].sum()) == 1192
+
+
+def test_ogbl_ddi_with_narrow_weights_only_workaround():
+    need_dataset("ogbl_ddi")
+    assert os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD") is None
+    data = datasets.load("ogbl-ddi")
+    assert data.num_nodes == 4267 and data.edge_index.size(1) == 2_135_822
+    assert data.split_edge["train"]["edge"].shape == (1_067_911, 2)
+    assert data.split_edge["valid"]["edge_neg"].shape == (101_882, 2)
+
+
+def test_data_root_is_never_written():
+    need_dataset("Cora")
+    datasets.load("cora")
+    datasets.load("cora", split="geom-gcn")
+    assert not (shared_root() / "Cora" / "processed").exists()
+    assert not (shared_root() / "Cora" / "geom-gcn" / "processed").exists()
+    assert (datasets.cache_root() / "Cora" / "processed").is_dir()
+
+
+def test_locate_reports_where_found():
+    need_dataset("Cora")
+    assert datasets.locate(datasets.card("cora")) == shared_root() / "Cora"
+
+
+def test_missing_dataset_offline_gives_one_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GRAPHKIT_DATA", str(tmp_path))
+    # No network: make every download fail the way an offline machine does.
+    import torch_geometric.data.download as download
+
+    def offline(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(download, "download_url", offline)
+    monkeypatch.setattr("torch_geometric.io.fs.cp", offline)  # Planetoid downloads with fs.cp
+    with pytest.raises(DatasetNotFoundError, match=r"looked in .*Cora \(data root\) and .*cache"):
+        datasets.load("cora")
+
+
+def test_missing_data_root_and_unknown_names(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        datasets.load("cora", root=str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="unknown dataset 'coraa'"):
+        datasets.load("coraa")
+    with pytest.raises(ValueError, match="no split 'weird'"):
+        datasets.load("cora", split="weird")
+    with pytest.raises(ValueError, match="unknown parameters"):
+        datasets.load("csbm", homophilly=0.3)
+
+
+def test_csbm_homophily_and_determinism():
+    for h in (0.1, 0.5, 0.9):
+        data = datasets.load("csbm", num_nodes=2000, homophily=h, seed=3)
+        src, dst = data.edge_index
+        measured = (data.y[src] == data.y[dst]).float().mean().item()
+        assert abs(measured - h) < 0.03, (h, measured)
+        assert data.is_undirected()
+    a, b = datasets.load("csbm", seed=7), datasets.load("csbm", seed=7)
+    assert torch.equal(a.edge_index, b.edge_index) and torch.equal(a.x, b.x)
+    assert not torch.equal(datasets.load("csbm", seed=8).edge_index, a.edge_index)
+
+
+def test_rmat_is_power_law_and_uniform_is_not():
+    r = datasets.load("rmat", num_nodes=4096, num_edges=60_000, seed=1)
+    u = datasets.load("random", num_nodes=4096, num_edges=60_000, seed=1)
+    assert r.edge_index.shape == (2, 60_000) and int(r.edge_index.max()) < 4096
+    deg_r = torch.bincount(r.edge_index[1], minlength=4096).float()
+    deg_u = torch.bincount(u.edge_index[1], minlength=4096).float()
+    assert deg_r.max() > 5 * deg_u.max()  # heavy tail
+    assert torch.equal(r.edge_index, datasets.load("rmat", num_nodes=4096, num_edges=60_000, seed=1).edge_index)
+
+
+def test_every_card_is_consistent():
+    for name in datasets.names():
+        card = datasets.card(name)
+        assert card.default_split in card.splits
+        assert card.loader in ("planetoid", "webkb", "actor", "ogb-node", "ogb-link", "blogcatalog", "synthetic")
+    assert datasets.card("actor").name == "film"
+    assert datasets.card("ogbn-products").loader == "ogb-node"

@@ -1,0 +1,177 @@
+"""Every op against a naive per-edge loop, on random graphs with empty rows, isolated nodes,
+self-loops and duplicate edges; gradients with float64 gradcheck."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graphkit import Adj, ops
+from graphs import naive_spmm, random_graph
+
+
+GRAPHS = [(1, 0), (7, 0), (12, 30), (40, 160), (64, 3)]
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("num_nodes,num_edges", GRAPHS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_spmm_matches_naive(reduce, num_nodes, num_edges, weighted):
+    ei = random_graph(num_nodes, num_edges, seed=num_nodes + num_edges)
+    x = torch.randn(num_nodes, 5, dtype=torch.float64)
+    w = torch.rand(num_edges, dtype=torch.float64) if weighted else None
+    adj = Adj.from_edge_index(ei, num_nodes, edge_weight=w)
+    out = ops.spmm(adj, x, reduce)
+    torch.testing.assert_close(out, naive_spmm(ei, x, reduce, w, num_nodes))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
+def test_spmm_per_head_weights(reduce):
+    ei = random_graph(20, 70, seed=3)
+    x = torch.randn(20, 3, 4, dtype=torch.float64)
+    w = torch.rand(70, 3, dtype=torch.float64)
+    adj = Adj.from_edge_index(ei, 20)
+    torch.testing.assert_close(ops.spmm(adj, x, reduce, w[adj.perm]), naive_spmm(ei, x, reduce, w, 20))
+
+
+def test_spmm_bipartite():
+    ei = torch.tensor([[0, 4, 4, 2], [1, 0, 1, 2]])  # 5 sources -> 3 targets
+    adj = Adj.from_edge_index(ei, 5, num_dst=3)
+    x = torch.randn(5, 2, dtype=torch.float64)
+    torch.testing.assert_close(ops.spmm(adj, x), naive_spmm(ei, x, "sum", None, 3))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("num_nodes,num_edges", [(9, 25), (6, 0)])
+def test_spmm_gradcheck(reduce, num_nodes, num_edges):
+    # No duplicate edges: max/min are not differentiable at exact ties.
+    ei = random_graph(num_nodes, num_edges, seed=1, duplicates=False)
+    adj = Adj.from_edge_index(ei, num_nodes)
+    x = torch.randn(num_nodes, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(num_edges, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: ops.spmm(adj, x, reduce, w), (x, w))
+    assert torch.autograd.gradcheck(lambda x: ops.spmm(adj, x, reduce), (x,))
+
+
+def test_spmm_per_head_gradcheck():
+    ei = random_graph(10, 30, seed=2)
+    adj = Adj.from_edge_index(ei, 10)
+    x = torch.randn(10, 2, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(30, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: ops.spmm(adj, x, "sum", w), (x, w))
+
+
+def test_max_gradient_goes_to_the_arg_index():
+    # Two identical messages tie at the max: the whole gradient goes to the first edge in CSR order.
+    adj = Adj.from_edge_index(torch.tensor([[0, 1], [2, 2]]), 3)
+    x = torch.tensor([[1.0], [1.0], [0.0]], requires_grad=True)
+    ops.spmm(adj, x, "max").sum().backward()
+    assert x.grad.view(-1).tolist() == [1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("op", ["dot", "add", "mul"])
+@pytest.mark.parametrize("num_nodes,num_edges", GRAPHS)
+def test_sddmm_matches_naive(op, num_nodes, num_edges):
+    ei = random_graph(num_nodes, num_edges, seed=7)
+    adj = Adj.from_edge_index(ei, num_nodes)
+    a = torch.randn(num_nodes, 3, 4, dtype=torch.float64)
+    b = torch.randn(num_nodes, 3, 4, dtype=torch.float64)
+    out = ops.sddmm(adj, a, b, op)
+    src, dst = adj.col, adj.row
+    for e in range(adj.num_edges):
+        i, j = int(dst[e]), int(src[e])
+        expected = {"dot": (a[i] * b[j]).sum(-1), "add": a[i] + b[j], "mul": a[i] * b[j]}[op]
+        torch.testing.assert_close(out[e], expected)
+    assert out.shape[0] == num_edges
+
+
+@pytest.mark.parametrize("op", ["dot", "add"])
+def test_sddmm_gradcheck(op):
+    adj = Adj.from_edge_index(random_graph(8, 20, seed=4), 8)
+    a = torch.randn(8, 2, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(8, 2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: ops.sddmm(adj, a, b, op), (a, b))
+
+
+@pytest.mark.parametrize("num_nodes,num_edges", GRAPHS)
+def test_segment_softmax_matches_naive(num_nodes, num_edges):
+    adj = Adj.from_edge_index(random_graph(num_nodes, num_edges, seed=5), num_nodes)
+    scores = torch.randn(num_edges, 3, dtype=torch.float64) * 10
+    out = ops.segment_softmax(adj, scores)
+    for i in range(num_nodes):
+        lo, hi = int(adj.rowptr[i]), int(adj.rowptr[i + 1])
+        if hi > lo:
+            torch.testing.assert_close(out[lo:hi], torch.softmax(scores[lo:hi], dim=0))
+
+
+def test_segment_softmax_gradcheck():
+    adj = Adj.from_edge_index(random_graph(8, 25, seed=6), 8)
+    scores = torch.randn(25, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda s: ops.segment_softmax(adj, s), (scores,))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("num_nodes,num_edges", GRAPHS)
+def test_segment_reduce_matches_naive(reduce, num_nodes, num_edges):
+    adj = Adj.from_edge_index(random_graph(num_nodes, num_edges, seed=8), num_nodes)
+    src = torch.randn(num_edges, 4, dtype=torch.float64)
+    out = ops.segment_reduce(src, adj, reduce)
+    for i in range(num_nodes):
+        lo, hi = int(adj.rowptr[i]), int(adj.rowptr[i + 1])
+        seg = src[lo:hi]
+        expected = torch.zeros(4, dtype=torch.float64) if hi == lo else \
+            {"sum": seg.sum(0), "mean": seg.mean(0), "max": seg.amax(0), "min": seg.amin(0)}[reduce]
+        torch.testing.assert_close(out[i], expected)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+def test_segment_reduce_gradcheck(reduce):
+    adj = Adj.from_edge_index(random_graph(7, 20, seed=9), 7)
+    src = torch.randn(20, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda s: ops.segment_reduce(s, adj, reduce), (src,))
+
+
+def test_gather_and_gradcheck():
+    x = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    index = torch.tensor([5, 0, 0, 3])
+    torch.testing.assert_close(ops.gather(x, index), x.detach()[index])
+    assert torch.autograd.gradcheck(lambda x: ops.gather(x, index), (x,))
+
+
+@settings(max_examples=40, deadline=None)
+@given(num_nodes=st.integers(1, 30), num_edges=st.integers(0, 120), seed=st.integers(0, 10_000),
+       reduce=st.sampled_from(["sum", "mean", "max", "min"]))
+def test_spmm_property(num_nodes, num_edges, seed, reduce):
+    ei = random_graph(num_nodes, num_edges, seed)
+    x = torch.randn(num_nodes, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    adj = Adj.from_edge_index(ei, num_nodes)
+    torch.testing.assert_close(ops.spmm(adj, x, reduce), naive_spmm(ei, x, reduce, None, num_nodes))
+
+
+def test_float32_large_matches_float64():
+    ei = random_graph(2000, 20000, seed=11)
+    x = torch.randn(2000, 16, dtype=torch.float64)
+    adj = Adj.from_edge_index(ei, 2000)
+    torch.testing.assert_close(ops.spmm(adj, x.float()).double(), ops.spmm(adj, x), rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------------- bad input
+def test_ops_reject_bad_input():
+    adj = Adj.from_edge_index(torch.tensor([[0, 1], [1, 2]]), 3)
+    with pytest.raises(ValueError, match="rows"):
+        ops.spmm(adj, torch.randn(4, 2))
+    with pytest.raises(TypeError, match="floating-point"):
+        ops.spmm(adj, torch.ones(3, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="unknown reduce"):
+        ops.spmm(adj, torch.randn(3, 2), reduce="median")
+    with pytest.raises(ValueError, match="one per edge"):
+        ops.spmm(adj, torch.randn(3, 2), weight=torch.rand(5))
+    with pytest.raises(TypeError, match="graphkit.Adj"):
+        ops.spmm(torch.tensor([[0, 1], [1, 2]]), torch.randn(3, 2))
+    with pytest.raises(ValueError, match="unknown sddmm op"):
+        ops.sddmm(adj, torch.randn(3, 2), torch.randn(3, 2), op="sub")
+    with pytest.raises(ValueError, match="out of range"):
+        ops.gather(torch.randn(3, 2), torch.tensor([3]))
+    with pytest.raises(ValueError, match="unknown ops backend"):
+        ops.use_backend("cuda-magic")

@@ -44,8 +44,8 @@ def main() -> None:
     for name, render in (("accuracy", accuracy_table), ("models", models_table)):
         if not (RESULTS / f"{name}.json").exists():
             continue
-        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(\n<!-- /results:{name} -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + render() + m.group(2), text)
+        pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S)
+        text = pattern.sub(lambda m: m.group(1) + render() + "\n" + m.group(2), text)
     readme.write_text(text)
     print(f"updated {readme}")
 

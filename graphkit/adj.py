@@ -25,8 +25,10 @@ __all__ = ["Adj", "to_adj", "check_edge_index", "check_features"]
 _INDEX_DTYPES = (torch.int32, torch.int64)
 
 
-def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> int:
-    """Validate a PyG ``edge_index`` and return the number of nodes.
+def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None, num_dst: Optional[int] = None) -> int:
+    """Validate a PyG ``edge_index`` and return the number of (source) nodes.
+
+    For a bipartite graph, ``num_dst`` bounds the targets (row 1) and ``num_nodes`` the sources.
 
     Raises ``ValueError``/``TypeError`` naming the problem: not a tensor, not of shape
     ``[2, E]``, not an integer dtype, negative or out-of-range ids, or an empty graph
@@ -40,7 +42,8 @@ def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> int
         raise TypeError(f"edge_index must hold integer node ids (int64 or int32), got dtype {edge_index.dtype}")
     num_edges = edge_index.size(1)
     if num_edges > 0:
-        lo, hi = int(edge_index.min()), int(edge_index.max())
+        checked = edge_index if num_dst is None else edge_index[0]
+        lo, hi = int(edge_index.min()), int(checked.max())
         if lo < 0:
             raise ValueError(f"edge_index contains negative node id {lo}; node ids must lie in [0, num_nodes)")
     if num_nodes is None:
@@ -54,6 +57,9 @@ def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> int
     if num_edges > 0 and hi >= num_nodes:
         raise ValueError(f"edge_index contains node id {hi}, out of range for num_nodes={num_nodes} "
                          f"(ids must lie in [0, {num_nodes}))")
+    if num_edges > 0 and num_dst is not None and int(edge_index[1].max()) >= num_dst:
+        raise ValueError(f"edge_index contains target id {int(edge_index[1].max())}, out of range for "
+                         f"num_dst={num_dst}")
     return num_nodes
 
 
@@ -115,7 +121,7 @@ class Adj:
         ``num_dst`` may be given for bipartite graphs. ``edge_weight`` ``[E]`` is stored in
         CSR order. Duplicate edges and self-loops are kept as they are.
         """
-        num_nodes = check_edge_index(edge_index, num_nodes)
+        num_nodes = check_edge_index(edge_index, num_nodes, num_dst)
         num_src = num_nodes
         num_dst = num_nodes if num_dst is None else int(num_dst)
         if edge_weight is not None:
@@ -124,8 +130,6 @@ class Adj:
         key = dst * num_src + src
         perm = torch.argsort(key, stable=True)
         counts = torch.bincount(dst, minlength=num_dst)
-        if counts.numel() > num_dst:
-            raise ValueError(f"edge_index contains target id {int(dst.max())} >= num_dst={num_dst}")
         rowptr = torch.zeros(num_dst + 1, dtype=torch.long, device=edge_index.device)
         torch.cumsum(counts, 0, out=rowptr[1:])
         value = None if edge_weight is None else edge_weight[perm]

@@ -116,3 +116,13 @@ def test_bad_features():
         check_features(torch.ones(3, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="empty graph"):
         check_features(torch.randn(0, 2))
+
+
+def test_bipartite_bounds():
+    ei = torch.tensor([[0, 1], [4, 0]])  # 2 sources -> 5 targets
+    adj = Adj.from_edge_index(ei, num_nodes=2, num_dst=5)
+    assert adj.shape == (5, 2)
+    with pytest.raises(ValueError, match="target id 4, out of range for num_dst=3"):
+        Adj.from_edge_index(ei, num_nodes=2, num_dst=3)
+    with pytest.raises(ValueError, match="node id 1, out of range for num_nodes=1"):
+        Adj.from_edge_index(ei, num_nodes=1, num_dst=5)

@@ -6,7 +6,7 @@ import torch
 
 from graphkit import Adj
 from graphkit.nn import GAT, GCN, GIN, MLP, GraphSAGE, build_model
-from graphkit.nn.functional import dropout
+from graphkit.nn.functional import input_dropout
 from graphs import random_graph
 
 N = 30
@@ -60,16 +60,35 @@ def test_same_seed_same_model(graph):
     torch.testing.assert_close(b(x, ei), out_a)
 
 
-def test_sparse_dropout_has_dropout_statistics():
+def test_sparse_input_dropout_has_dropout_statistics():
     torch.manual_seed(0)
     x = (torch.rand(400, 300) < 0.05).float() * torch.rand(400, 300)
-    out = dropout(x, 0.5, training=True)
+    out = input_dropout(x, 0.5, training=True, sparse_ok=True)
+    assert out.layout == torch.sparse_csr
+    out = out.to_dense()
     kept = (out != 0) & (x != 0)
     assert abs(kept.sum().item() / (x != 0).sum().item() - 0.5) < 0.03
     torch.testing.assert_close(out[kept], 2 * x[kept])
-    assert torch.equal(dropout(x, 0.5, training=False), x)
+    assert torch.equal(input_dropout(x, 0.5, training=False, sparse_ok=True).to_dense(), x)
     dense = torch.rand(50, 40) + 0.1
-    assert abs((dropout(dense, 0.3, True) == 0).float().mean().item() - 0.3) < 0.05
+    assert input_dropout(dense, 0.3, True, sparse_ok=True).layout == torch.strided
+    assert abs((input_dropout(dense, 0.3, True, True) == 0).float().mean().item() - 0.3) < 0.05
+    assert input_dropout(x, 0.5, True, sparse_ok=False).layout == torch.strided
+
+
+@pytest.mark.parametrize("name", ["gcn", "sage", "gat", "mlp"])
+def test_sparse_input_path_matches_dense(name):
+    """A bag-of-words input takes the CSR path in eval and gives the dense result."""
+    torch.manual_seed(0)
+    ei = random_graph(N, 120, seed=2)
+    x = (torch.rand(N, 200) < 0.05).float()
+    model = build_model(name, 200, 4, hidden_channels=16, num_layers=2).eval()
+    dense_out = model(x.clone().requires_grad_(), ei)  # requires_grad: the dense path
+    torch.testing.assert_close(model(x, ei), dense_out.detach(), rtol=1e-5, atol=1e-5)
+    model.train()
+    model(x, ei).sum().backward()  # gradients flow into the first layer's weight
+    first = next(iter(model.parameters()))
+    assert first.grad is not None and first.grad.abs().sum() > 0
 
 
 def test_bad_inputs(graph):

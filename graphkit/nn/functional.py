@@ -1,42 +1,53 @@
 """Functional helpers shared by the models."""
 from __future__ import annotations
 
+import warnings
 import weakref
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# Flat indices of the non-zeros of input feature matrices, keyed on tensor identity + version.
-_SUPPORT: dict = {}
-_SPARSE_ENOUGH = 0.25  # below this density, dropout samples only the non-zeros
+# CSR copies of mostly-zero input feature matrices, keyed on tensor identity + version.
+_CSR_INPUTS: dict = {}
+SPARSE_INPUT_DENSITY = 0.1  # inputs with fewer non-zeros than this fraction go through a CSR product
 
 
-def _support(x: Tensor) -> Tensor:
+def _csr_copy(x: Tensor) -> Optional[Tensor]:
+    """The CSR form of ``x`` ``[N, F]`` when at most 10 % of it is non-zero, else ``None`` (cached)."""
     key = id(x)
-    entry = _SUPPORT.get(key)
+    entry = _CSR_INPUTS.get(key)
     if entry is not None and entry[0]() is x and entry[1] == x._version:
         return entry[2]
-    flat = x.detach().reshape(-1).nonzero().view(-1)
-    _SUPPORT[key] = (weakref.ref(x, lambda _, k=key: _SUPPORT.pop(k, None)), x._version, flat)
-    return flat
+    nnz = int(torch.count_nonzero(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
+        csr = x.to_sparse_csr() if nnz <= SPARSE_INPUT_DENSITY * x.numel() else None
+    _CSR_INPUTS[key] = (weakref.ref(x, lambda _, k=key: _CSR_INPUTS.pop(k, None)), x._version, csr)
+    return csr
 
 
-def dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """``F.dropout`` with the same distribution, faster on sparse inputs.
+def input_dropout(x: Tensor, p: float, training: bool, sparse_ok: bool) -> Tensor:
+    """Dropout of a model's input features, sparse-aware.
 
-    Bag-of-words features are mostly zeros, and a zero stays zero whether it is dropped or not,
-    so for a leaf input with few non-zeros only those are sampled (as Kipf & Welling's sparse
-    dropout does); the support is found once per input tensor. Elsewhere it is ``F.dropout``.
+    Bag-of-words features are mostly zeros. When the consumer accepts a sparse input
+    (``sparse_ok``: its first operation is a linear map) and ``x`` is a constant leaf tensor with at
+    most 10 % non-zeros, the result is a CSR tensor whose non-zeros are dropped (set to 0) and
+    rescaled by ``1 / (1 - p)`` — the distribution of ``F.dropout``, since a zero stays zero —
+    and the linear map becomes a sparse product (Kipf & Welling's sparse dropout). Otherwise
+    this is ``F.dropout``.
     """
+    if not sparse_ok or x.requires_grad or x.dim() != 2 or x.layout != torch.strided or not x.is_floating_point():
+        return F.dropout(x, p, training)
+    csr = _csr_copy(x)
+    if csr is None:
+        return F.dropout(x, p, training)
     if not training or p == 0.0:
-        return x
-    if p >= 1.0 or x.requires_grad or x.dim() != 2 or not x.is_floating_point():
-        return F.dropout(x, p, training)
-    flat = _support(x)
-    if flat.numel() > _SPARSE_ENOUGH * x.numel():
-        return F.dropout(x, p, training)
-    keep = flat[torch.rand(flat.numel(), device=x.device) >= p]
-    out = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
-    out[keep] = x.reshape(-1)[keep] * (1.0 / (1.0 - p))
-    return out.view_as(x)
+        return csr
+    values = csr.values()
+    keep = torch.rand(values.shape, device=values.device, dtype=values.dtype) >= p
+    values = values * keep / (1.0 - p) if p < 1.0 else torch.zeros_like(values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.sparse_csr_tensor(csr.crow_indices(), csr.col_indices(), values, csr.shape)

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ..adj import check_features, to_adj
 from .conv import GATConv, GCNConv, GINConv, SAGEConv
-from .functional import dropout
+from .functional import input_dropout
 
 _ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu, "elu": F.elu, "gelu": F.gelu, "leaky_relu": F.leaky_relu, "tanh": torch.tanh,
@@ -91,7 +91,8 @@ class BasicGNN(nn.Module):
         check_features(x, adj.shape[1])
         hidden: List[Tensor] = []
         for i, conv in enumerate(self.convs):
-            h = conv(dropout(x, self.dropout, self.training), adj)
+            sparse_ok = i == 0 and getattr(conv, "projects_first", False)
+            h = conv(input_dropout(x, self.dropout, self.training, sparse_ok), adj)
             if i < len(self.convs) - 1 or self.jk is not None:
                 if self.norms is not None:
                     h = self.norms[i](h)
@@ -187,7 +188,7 @@ class MLP(nn.Module):
     def forward(self, x: Tensor, graph=None) -> Tensor:
         check_features(x)
         for i, lin in enumerate(self.lins):
-            x = lin(dropout(x, self.dropout, self.training))
+            x = lin(input_dropout(x, self.dropout, self.training, sparse_ok=i == 0))
             if i < len(self.lins) - 1:
                 if self.norms is not None:
                     x = self.norms[i](x)

@@ -46,6 +46,8 @@ class GATConv(MessagePassing):
         self.bias = nn.Parameter(torch.empty(total)) if bias else None
         self.reset_parameters()
 
+    projects_first = True  # x is only ever multiplied by weights (it may be a sparse CSR matrix)
+
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.lin.weight)
         nn.init.xavier_uniform_(self.att_src)

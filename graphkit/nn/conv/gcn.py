@@ -35,6 +35,11 @@ class GCNConv(MessagePassing):
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
 
+    @property
+    def projects_first(self) -> bool:
+        """True when ``x`` is first multiplied by the weight (so it may be a sparse CSR matrix)."""
+        return self.out_channels <= self.in_channels
+
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.lin.weight)
         if self.bias is not None:
@@ -45,7 +50,7 @@ class GCNConv(MessagePassing):
         if self.normalize:
             adj = adj.gcn_norm(self.add_self_loops, self.improved)
         # (A X) W == A (X W): multiply by the sparse matrix on the narrower side.
-        if self.out_channels <= self.in_channels:
+        if self.projects_first:
             out = self.propagate(adj, self.lin(x))
         else:
             out = self.lin(self.propagate(adj, x))

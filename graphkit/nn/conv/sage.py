@@ -33,6 +33,11 @@ class SAGEConv(MessagePassing):
         self.lin_l = nn.Linear(in_channels, out_channels, bias=bias)
         self.lin_r = nn.Linear(in_channels, out_channels, bias=False) if root_weight else None
 
+    @property
+    def projects_first(self) -> bool:
+        """True when ``x`` is first multiplied by the weights (so it may be a sparse CSR matrix)."""
+        return self.aggr in ("sum", "mean") and self.out_channels < self.in_channels
+
     def reset_parameters(self) -> None:
         self.lin_l.reset_parameters()
         if self.lin_r is not None:
@@ -42,7 +47,7 @@ class SAGEConv(MessagePassing):
         x_src, x_dst = x if isinstance(x, tuple) else (x, x)
         adj = self.adj(graph, x_src.size(0), num_dst=x_dst.size(0))
         # Linear aggregations commute with W_l: project first when that shrinks the features.
-        if self.aggr in ("sum", "mean") and self.out_channels < self.in_channels:
+        if self.projects_first:
             out = self.propagate(adj, x_src @ self.lin_l.weight.t())
             if self.lin_l.bias is not None:
                 out = out + self.lin_l.bias

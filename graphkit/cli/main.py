@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from .. import datasets
 from ..nn.models import MODELS
-from ..tasks import NodeClassification, default_config, load_config
+from ..tasks import NodeClassification, load_config
 from ..utils import atomic_write_text
 from .table import format_table
 
@@ -110,8 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "model", None):
-        default_config(args.model)  # fails early on an unknown preset
     try:
         return args.func(args)
     except (ValueError, TypeError, FileNotFoundError) as err:

@@ -3,7 +3,10 @@
 Every layer calls these functions. Each validates its arguments (clear errors instead of
 crashes deep in a kernel) and hands over to the active backend; backends share the
 signatures below, so a native kernel is added with :func:`register_backend`, never by
-editing callers. Today the pure-torch :mod:`graphkit.ops.reference` backend is active.
+editing callers. ``GRAPHKIT_KERNELS`` chooses: ``reference`` (the vectorised pure-torch ops, the
+default while the native set is being completed), ``native`` (graphkit's C++ kernels, built on
+first use; an error if they cannot be built) or ``auto`` (native, else the reference with one
+warning).
 
 Conventions (see :class:`graphkit.Adj`): ``adj`` has shape ``(M, N)`` = ``(num_dst, num_src)``,
 its entries are edges ``j -> i`` stored at row ``i``, column ``j``, and per-edge tensors are in
@@ -11,6 +14,8 @@ CSR order (``[E, ...]``).
 """
 from __future__ import annotations
 
+import os
+import warnings
 from types import ModuleType
 from typing import Dict, Optional
 
@@ -27,7 +32,8 @@ REDUCTIONS = ("sum", "mean", "max", "min")
 _SDDMM_OPS = ("dot", "add", "mul")
 
 _BACKENDS: Dict[str, ModuleType] = {"reference": reference}
-_active = {"name": "reference"}
+_active = {"name": None}
+KERNEL_CHOICES = ("auto", "native", "reference")
 
 
 def register_backend(name: str, module: ModuleType) -> None:
@@ -38,20 +44,44 @@ def register_backend(name: str, module: ModuleType) -> None:
     _BACKENDS[name] = module
 
 
+def _load_native() -> ModuleType:
+    if "native" not in _BACKENDS:
+        from . import native  # builds the kernels on first use
+        register_backend("native", native)
+    return _BACKENDS["native"]
+
+
 def use_backend(name: str) -> None:
-    """Select the implementation every op dispatches to (``'reference'`` is always there)."""
+    """Select the implementation every op dispatches to: ``'reference'``, ``'native'``, ``'auto'``
+    or any registered name. ``'auto'`` falls back to the reference with one warning when the
+    native kernels cannot be built (no compiler, say)."""
+    if name in ("native", "auto"):
+        try:
+            _load_native()
+            name = "native"
+        except Exception as err:  # noqa: BLE001 - any build failure means: no native kernels here
+            if name == "native":
+                raise RuntimeError(f"graphkit's native kernels could not be built: {err}") from err
+            warnings.warn(f"graphkit: native kernels unavailable ({type(err).__name__}: {err}); "
+                          "using the pure-torch reference ops", RuntimeWarning, stacklevel=2)
+            name = "reference"
     if name not in _BACKENDS:
-        raise ValueError(f"unknown ops backend {name!r}; available: {sorted(_BACKENDS)}")
+        raise ValueError(f"unknown ops backend {name!r}; available: {sorted(set(_BACKENDS) | set(KERNEL_CHOICES))}")
     _active["name"] = name
 
 
 def backend() -> str:
     """Name of the backend in use."""
+    if _active["name"] is None:
+        choice = os.environ.get("GRAPHKIT_KERNELS", "reference").lower()
+        if choice not in KERNEL_CHOICES:
+            raise ValueError(f"GRAPHKIT_KERNELS must be one of {KERNEL_CHOICES}, got {choice!r}")
+        use_backend(choice)
     return _active["name"]
 
 
 def _impl() -> ModuleType:
-    return _BACKENDS[_active["name"]]
+    return _BACKENDS[backend()]
 
 
 # ----------------------------------------------------------------------------- validation

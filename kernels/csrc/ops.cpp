@@ -1,0 +1,21 @@
+// The schemas of graphkit's custom operators: one definition each, implemented per device in
+// cpu/ and cuda/. Autograd and fake (meta) kernels are registered from Python
+// (graphkit/ops/native.py), so the ops also work under torch.compile.
+#include <torch/library.h>
+
+TORCH_LIBRARY(graphkit, m) {
+  // out[i] = reduce_{e in row i} w[e] * x[col[e]]; x [N, F], w [E] or [E, H] (F % H == 0).
+  // reduce: 0 sum, 1 mean, 2 max, 3 min. arg [M, F] (int64, E for empty) only for max/min.
+  // colptr/row_t/perm: the transpose (CSC), used only by the backward.
+  m.def("spmm(Tensor rowptr, Tensor col, Tensor? weight, Tensor x, int reduce, "
+        "Tensor colptr, Tensor row_t, Tensor perm) -> (Tensor, Tensor)");
+  // Backward of max/min spmm w.r.t. x, through the transpose (CSC): no atomics.
+  m.def("spmm_arg_backward(Tensor colptr, Tensor row_t, Tensor perm, Tensor? weight, "
+        "Tensor arg, Tensor grad_out, int num_src) -> Tensor");
+  // out[e, h] = <a[row[e], h, :], b[col[e], h, :]>; a [M, H*C], b [N, H*C].
+  m.def("sddmm(Tensor rowptr, Tensor col, Tensor a, Tensor b, int heads, "
+        "Tensor colptr, Tensor row_t, Tensor perm) -> Tensor");
+  // Softmax of scores [E, H] over each CSR row, and its backward.
+  m.def("segment_softmax(Tensor rowptr, Tensor scores) -> Tensor");
+  m.def("segment_softmax_backward(Tensor rowptr, Tensor out, Tensor grad) -> Tensor");
+}

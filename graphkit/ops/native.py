@@ -143,8 +143,9 @@ torch.library.register_autograd("graphkit::segment_softmax", _softmax_backward, 
 # ----------------------------------------------------------------------------- backend API
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
     colptr, row_t, perm = adj.csc()
+    rowptr, col = adj.int32()  # half the index traffic of int64
     flat = x.reshape(x.shape[0], -1)
-    out, _ = _ops.spmm(adj.rowptr, adj.col, weight, flat, _REDUCE[reduce], colptr, row_t, perm)
+    out, _ = _ops.spmm(rowptr, col, weight, flat, _REDUCE[reduce], colptr, row_t, perm)
     return out.view((adj.shape[0],) + tuple(x.shape[1:]))
 
 

@@ -90,6 +90,7 @@ def test_opcheck_every_op():
     torch.library.opcheck(torch.ops.graphkit.sddmm, (adj.rowptr, adj.col, a, x, 2, colptr, row_t, perm))
     s = torch.randn(adj.num_edges, 2, generator=g, requires_grad=True)
     torch.library.opcheck(torch.ops.graphkit.segment_softmax, (adj.rowptr, s))
+    torch.library.opcheck(torch.ops.graphkit.random_walk, (colptr, row_t, torch.arange(adj.shape[0]), 5, 0.5, 2.0, 3))
 
 
 @pytest.mark.parametrize("reduce", REDUCES)

@@ -25,7 +25,7 @@ from torch import Tensor
 from ..adj import Adj
 from . import reference
 
-__all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather",
+__all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk",
            "register_backend", "use_backend", "backend", "REDUCTIONS"]
 
 REDUCTIONS = ("sum", "mean", "max", "min")
@@ -37,8 +37,9 @@ KERNEL_CHOICES = ("auto", "native", "reference")
 
 
 def register_backend(name: str, module: ModuleType) -> None:
-    """Make ``module`` (defining spmm, sddmm, segment_softmax, segment_reduce, gather) selectable."""
-    missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather") if not hasattr(module, f)]
+    """Make ``module`` (defining the functions of :mod:`graphkit.ops.reference`) selectable."""
+    missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk")
+               if not hasattr(module, f)]
     if missing:
         raise TypeError(f"backend {name!r} lacks {', '.join(missing)}")
     _BACKENDS[name] = module
@@ -193,3 +194,34 @@ def gather(x: Tensor, index: Tensor) -> Tensor:
     if index.numel() > 0 and (int(index.min()) < 0 or int(index.max()) >= x.size(0)):
         raise ValueError(f"index out of range for {x.size(0)} rows")
     return _impl().gather(x, index)
+
+
+def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,
+                seed: int = 0) -> Tensor:
+    """Random walks along out-edges (``j -> i`` goes from ``j`` to ``i``).
+
+    Uniform when ``p == q == 1``; otherwise node2vec's second-order walk (Grover & Leskovec,
+    KDD 2016) with return parameter ``p`` and in-out parameter ``q``, sampled by rejection (no
+    alias tables: memory stays O(E)). A node without out-edges repeats itself.
+
+    Args:
+        adj: square graph.
+        start: ``[S]`` start nodes.
+        walk_length: steps per walk.
+        seed: the walks are a function of the seed (per backend).
+
+    Returns:
+        ``[S, walk_length + 1]`` int64 node ids, ``start`` in column 0.
+    """
+    _check_adj(adj)
+    if adj.shape[0] != adj.shape[1]:
+        raise ValueError(f"random walks need a square graph, got shape {adj.shape}")
+    if not isinstance(start, Tensor) or start.dtype not in (torch.int32, torch.int64) or start.dim() != 1:
+        raise TypeError("start must be a 1-D int32/int64 tensor of node ids")
+    if start.numel() and (int(start.min()) < 0 or int(start.max()) >= adj.shape[0]):
+        raise ValueError(f"start contains node ids outside [0, {adj.shape[0]})")
+    if int(walk_length) < 0:
+        raise ValueError(f"walk_length must be >= 0, got {walk_length}")
+    if not (p > 0 and q > 0):
+        raise ValueError(f"p and q must be positive, got p={p}, q={q}")
+    return _impl().random_walk(adj, start, int(walk_length), float(p), float(q), int(seed))

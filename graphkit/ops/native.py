@@ -3,6 +3,8 @@
 Autograd and fake (meta) kernels of every custom op are registered here, in one place, with
 ``torch.library.register_autograd`` and ``register_fake``. Ops without a native kernel yet
 (``sddmm`` ``add``/``mul``, ``segment_reduce``, ``gather``) run the reference implementation.
+``random_walk`` draws from its own counter-based streams, so its walks differ from the
+reference's (torch.Generator) for the same seed; both are deterministic given the seed.
 Every function has the signature of :mod:`graphkit.ops.reference`.
 """
 from __future__ import annotations
@@ -43,6 +45,11 @@ def _sddmm_fake(rowptr, col, a, b, heads, colptr, row_t, perm):
 @torch.library.register_fake("graphkit::segment_softmax")
 def _segment_softmax_fake(rowptr, scores):
     return torch.empty_like(scores)
+
+
+@torch.library.register_fake("graphkit::random_walk")
+def _random_walk_fake(rowptr, col, start, walk_length, p, q, seed):
+    return start.new_empty((start.shape[0], walk_length + 1), dtype=torch.long)
 
 
 @torch.library.register_fake("graphkit::segment_softmax_backward")
@@ -163,6 +170,12 @@ def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
     if scores.dim() > 2:
         return reference.segment_softmax(adj, scores)
     return _ops.segment_softmax(adj.rowptr, scores)
+
+
+def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,
+                seed: int = 0) -> Tensor:
+    colptr, row_t, _ = adj.csc()  # out-neighbour lists, sorted
+    return _ops.random_walk(colptr, row_t, start, walk_length, float(p), float(q), int(seed))
 
 
 segment_reduce = reference.segment_reduce

@@ -189,3 +189,45 @@ def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
 
 def gather(x: Tensor, index: Tensor) -> Tensor:
     return x.index_select(0, index)
+
+
+def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,
+                seed: int = 0) -> Tensor:
+    """Walks along out-edges, vectorised over walks (a loop over steps and rejection rounds)."""
+    out_adj = adj.t()  # row u lists the targets of u's out-edges, sorted
+    rowptr, col, num_nodes = out_adj.rowptr, out_adj.col, adj.shape[1]
+    degree = rowptr.diff()
+    keys = out_adj.row * num_nodes + col  # sorted: membership by binary search
+    gen = torch.Generator(device=start.device).manual_seed(seed)
+    inv_p, inv_q = 1.0 / p, 1.0 / q
+    bound = max(inv_p, 1.0, inv_q)
+    biased = p != 1.0 or q != 1.0
+
+    def draw(nodes: Tensor) -> Tensor:
+        offset = (torch.rand(nodes.numel(), generator=gen, device=nodes.device) * degree[nodes]).long()
+        return col[rowptr[nodes] + offset]
+
+    def is_edge(src: Tensor, dst: Tensor) -> Tensor:
+        key = src * num_nodes + dst
+        pos = torch.searchsorted(keys, key).clamp(max=max(keys.numel() - 1, 0))
+        return keys[pos] == key if keys.numel() else torch.zeros_like(key, dtype=torch.bool)
+
+    current, previous, steps = start.long(), None, [start.long()]
+    for _ in range(walk_length):
+        nxt = current.clone()
+        pending = (degree[current] > 0).nonzero().view(-1)
+        candidate = draw(current[pending])
+        while pending.numel() > 0:
+            if biased and previous is not None:
+                before = previous[pending]
+                weight = torch.where(candidate == before, inv_p,
+                                     torch.where(is_edge(before, candidate), 1.0, inv_q))
+                accept = torch.rand(pending.numel(), generator=gen, device=start.device) * bound < weight
+            else:
+                accept = torch.ones_like(pending, dtype=torch.bool)
+            nxt[pending[accept]] = candidate[accept]
+            pending = pending[~accept]
+            candidate = draw(current[pending])
+        previous, current = current, nxt
+        steps.append(current)
+    return torch.stack(steps, dim=1)

@@ -18,4 +18,10 @@ TORCH_LIBRARY(graphkit, m) {
   // Softmax of scores [E, H] over each CSR row, and its backward.
   m.def("segment_softmax(Tensor rowptr, Tensor scores) -> Tensor");
   m.def("segment_softmax_backward(Tensor rowptr, Tensor out, Tensor grad) -> Tensor");
+  // Walks of walk_length steps along the CSR rows (row = current node, col = next node) from
+  // every start node; node2vec's p/q bias by rejection sampling (no alias tables). A node without
+  // neighbours repeats itself. Walk w draws from its own counter-based stream (seed, w), so the
+  // result does not depend on the thread count. Returns [S, walk_length + 1] int64.
+  m.def("random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, float p, float q, "
+        "int seed) -> Tensor");
 }

@@ -102,3 +102,23 @@ def test_native_empty_graph_gradients(reduce):
     assert torch.equal(out, torch.zeros(4, 3, dtype=torch.float64))
     gx, gw = torch.autograd.grad(out.sum(), (x, w))
     assert torch.equal(gx, torch.zeros_like(x)) and gw.shape == (0,)
+
+
+def test_native_gat_aggregate_matches_reference_and_gradcheck():
+    for seed in range(200):
+        adj, g = graph(seed, power_law=seed % 2 == 1)
+        x = torch.randn(adj.shape[1], 3, 4, generator=g, dtype=torch.float64)
+        s_src = torch.randn(adj.shape[1], 3, generator=g, dtype=torch.float64)
+        s_dst = torch.randn(adj.shape[0], 3, generator=g, dtype=torch.float64)
+        for got, want in zip(native.gat_aggregate(adj, x, s_src, s_dst, 0.2),
+                             reference.gat_aggregate(adj, x, s_src, s_dst, 0.2)):
+            torch.testing.assert_close(got, want)
+    adj, g = graph(3, power_law=True)
+    x = torch.randn(adj.shape[1], 2, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    s_src = torch.randn(adj.shape[1], 2, dtype=torch.float64, generator=g, requires_grad=True)
+    s_dst = torch.randn(adj.shape[0], 2, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda *t: native.gat_aggregate(adj, *t, 0.2), (x, s_src, s_dst))
+    colptr, row_t, perm = adj.csc()
+    torch.library.opcheck(torch.ops.graphkit.gat_aggregate,
+                          (adj.rowptr, adj.col, x.detach().view(x.shape[0], -1).requires_grad_(), s_src, s_dst, 0.2,
+                           colptr, row_t, perm))

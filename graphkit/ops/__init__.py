@@ -25,7 +25,7 @@ from torch import Tensor
 from ..adj import Adj
 from . import reference
 
-__all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk",
+__all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk", "gat_aggregate",
            "register_backend", "use_backend", "backend", "REDUCTIONS"]
 
 REDUCTIONS = ("sum", "mean", "max", "min")
@@ -38,7 +38,8 @@ KERNEL_CHOICES = ("auto", "native", "reference")
 
 def register_backend(name: str, module: ModuleType) -> None:
     """Make ``module`` (defining the functions of :mod:`graphkit.ops.reference`) selectable."""
-    missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk")
+    missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk",
+                           "gat_aggregate")
                if not hasattr(module, f)]
     if missing:
         raise TypeError(f"backend {name!r} lacks {', '.join(missing)}")
@@ -194,6 +195,30 @@ def gather(x: Tensor, index: Tensor) -> Tensor:
     if index.numel() > 0 and (int(index.min()) < 0 or int(index.max()) >= x.size(0)):
         raise ValueError(f"index out of range for {x.size(0)} rows")
     return _impl().gather(x, index)
+
+
+def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, negative_slope: float = 0.2):
+    """Fused graph-attention aggregation (Velickovic et al., eqs. 1-4), per head ``h``:
+    ``alpha_ij = softmax_j(LeakyReLU(score_dst[i] + score_src[j]))`` over the entries of row ``i``,
+    ``out[i] = sum_j alpha_ij * x[j]``.
+
+    Args:
+        x: ``[N, H, C]`` source features.
+        score_src: ``[N, H]``; score_dst: ``[M, H]``.
+
+    Returns:
+        ``(out [M, H, C], alpha [E, H])``; the native kernel keeps no ``[E, H, C]`` tensor.
+    """
+    _check_adj(adj)
+    for t, name in ((x, "x"), (score_src, "score_src"), (score_dst, "score_dst")):
+        _check_float(t, name)
+    if x.dim() != 3 or score_src.shape != x.shape[:2]:
+        raise ValueError(f"x must be [N, H, C] and score_src [N, H], got {list(x.shape)} and {list(score_src.shape)}")
+    _check_rows(x, adj.shape[1], "x", "one per source node")
+    _check_rows(score_dst, adj.shape[0], "score_dst", "one per target node")
+    if score_dst.shape[1:] != score_src.shape[1:]:
+        raise ValueError(f"score_dst must be [M, {score_src.shape[1]}], got {list(score_dst.shape)}")
+    return _impl().gat_aggregate(adj, x, score_src, score_dst, float(negative_slope))
 
 
 def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,

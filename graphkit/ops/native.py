@@ -47,6 +47,11 @@ def _segment_softmax_fake(rowptr, scores):
     return torch.empty_like(scores)
 
 
+@torch.library.register_fake("graphkit::gat_aggregate")
+def _gat_aggregate_fake(rowptr, col, x, a_src, a_dst, negative_slope, colptr, row_t, perm):
+    return x.new_empty((rowptr.shape[0] - 1, x.shape[1])), x.new_empty((col.shape[0], a_src.shape[1]))
+
+
 @torch.library.register_fake("graphkit::random_walk")
 def _random_walk_fake(rowptr, col, start, walk_length, p, q, seed):
     return start.new_empty((start.shape[0], walk_length + 1), dtype=torch.long)
@@ -147,6 +152,32 @@ def _softmax_backward(ctx, grad):
 torch.library.register_autograd("graphkit::segment_softmax", _softmax_backward, setup_context=_softmax_setup)
 
 
+def _gat_setup(ctx, inputs, output):
+    rowptr, col, x, a_src, a_dst, negative_slope, colptr, row_t, perm = inputs
+    ctx.negative_slope = negative_slope
+    ctx.save_for_backward(rowptr, col, x, a_src, a_dst, colptr, row_t, perm, output[1])
+
+
+def _gat_backward(ctx, grad_out, grad_alpha):
+    rowptr, col, x, a_src, a_dst, colptr, row_t, perm, alpha = ctx.saved_tensors
+    empty = col.new_empty(0)
+    heads = a_src.shape[1]
+    g_alpha = _ops.sddmm(rowptr, col, grad_out, x, heads, empty, empty, empty)   # [E, H]
+    if grad_alpha is not None:
+        g_alpha = g_alpha + grad_alpha
+    grad_x = _ops.spmm(colptr, row_t, alpha[perm], grad_out, 0, rowptr, col, empty)[0]
+    g_score = _ops.segment_softmax_backward(rowptr, alpha, g_alpha)
+    row = _expand_rows(rowptr)
+    raw = a_dst[row] + a_src[col]
+    g_raw = g_score * torch.where(raw > 0, 1.0, ctx.negative_slope).to(g_score.dtype)
+    grad_a_dst = torch.zeros_like(a_dst).index_add_(0, row, g_raw)
+    grad_a_src = torch.zeros_like(a_src).index_add_(0, col, g_raw)
+    return None, None, grad_x, grad_a_src, grad_a_dst, None, None, None, None
+
+
+torch.library.register_autograd("graphkit::gat_aggregate", _gat_backward, setup_context=_gat_setup)
+
+
 # ----------------------------------------------------------------------------- backend API
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
     colptr, row_t, perm = adj.csc()
@@ -170,6 +201,14 @@ def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
     if scores.dim() > 2:
         return reference.segment_softmax(adj, scores)
     return _ops.segment_softmax(adj.rowptr, scores)
+
+
+def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, negative_slope: float = 0.2):
+    colptr, row_t, perm = adj.csc()
+    rowptr, col = adj.int32()
+    out, alpha = _ops.gat_aggregate(rowptr, col, x.reshape(x.shape[0], -1), score_src, score_dst,
+                                    float(negative_slope), colptr, row_t, perm)
+    return out.view((adj.shape[0],) + tuple(x.shape[1:])), alpha
 
 
 def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,

@@ -231,3 +231,10 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
         previous, current = current, nxt
         steps.append(current)
     return torch.stack(steps, dim=1)
+
+
+def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor,
+                  negative_slope: float = 0.2):
+    scores = sddmm(adj, score_dst, score_src, "add")
+    alpha = segment_softmax(adj, torch.nn.functional.leaky_relu(scores, negative_slope))
+    return spmm(adj, x, "sum", alpha), alpha

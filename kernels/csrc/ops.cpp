@@ -18,6 +18,11 @@ TORCH_LIBRARY(graphkit, m) {
   // Softmax of scores [E, H] over each CSR row, and its backward.
   m.def("segment_softmax(Tensor rowptr, Tensor scores) -> Tensor");
   m.def("segment_softmax_backward(Tensor rowptr, Tensor out, Tensor grad) -> Tensor");
+  // Fused GAT aggregation (Velickovic et al., eqs. 1-4) per row i and head h:
+  // alpha = softmax_j(leaky_relu(a_dst[i,h] + a_src[j,h])), out[i,h,:] = sum_j alpha * x[j,h,:].
+  // x [N, H*C], a_src [N, H], a_dst [M, H] -> (out [M, H*C], alpha [E, H]); nothing [E, F] is made.
+  m.def("gat_aggregate(Tensor rowptr, Tensor col, Tensor x, Tensor a_src, Tensor a_dst, "
+        "float negative_slope, Tensor colptr, Tensor row_t, Tensor perm) -> (Tensor, Tensor)");
   // Walks of walk_length steps along the CSR rows (row = current node, col = next node) from
   // every start node; node2vec's p/q bias by rejection sampling (no alias tables). A node without
   // neighbours repeats itself. Walk w draws from its own counter-based stream (seed, w), so the

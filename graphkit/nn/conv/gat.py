@@ -27,8 +27,10 @@ class GATConv(MessagePassing):
         add_self_loops: replace self-loops by exactly one per node.
         bias, residual: additive bias; a linear skip connection from the input.
 
-    The scores are an ``sddmm`` (``a_dst[i] + a_src[j]``), normalised by ``segment_softmax``
-    and consumed by a per-head weighted ``spmm``: no ``[E, H, C]`` message tensor is built.
+    Without attention dropout the layer is one fused ``ops.gat_aggregate`` call; with it (in
+    training) the scores are an ``sddmm`` (``a_dst[i] + a_src[j]``), normalised by
+    ``segment_softmax``, dropped out and consumed by a per-head weighted ``spmm``. Either way no
+    ``[E, H, C]`` message tensor is built.
     """
 
     def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
@@ -66,10 +68,13 @@ class GATConv(MessagePassing):
         h = self.lin(x).view(-1, self.heads, self.out_channels)           # [N, H, C]
         score_src = (h * self.att_src).sum(-1)                             # [N, H]
         score_dst = (h * self.att_dst).sum(-1)                             # [N, H]
-        scores = ops.sddmm(adj, score_dst, score_src, op="add")            # [E, H]
-        alpha = ops.segment_softmax(adj, F.leaky_relu(scores, self.negative_slope))
-        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
-        out = self.propagate(adj, h, edge_weight=alpha)                    # [N, H, C]
+        if self.training and self.dropout > 0:  # attention dropout sits between softmax and sum
+            scores = ops.sddmm(adj, score_dst, score_src, op="add")        # [E, H]
+            alpha = ops.segment_softmax(adj, F.leaky_relu(scores, self.negative_slope))
+            alpha = F.dropout(alpha, p=self.dropout, training=True)
+            out = self.propagate(adj, h, edge_weight=alpha)                # [N, H, C]
+        else:  # one fused op: no [E, H, C] tensor, alpha [E, H] kept for the backward
+            out, alpha = ops.gat_aggregate(adj, h, score_src, score_dst, self.negative_slope)
         out = out.reshape(out.size(0), -1) if self.concat else out.mean(dim=1)
         if self.res is not None:
             out = out + self.res(x)

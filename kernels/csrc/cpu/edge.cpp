@@ -32,14 +32,23 @@ at::Tensor sddmm_cpu(const at::Tensor& rowptr, const at::Tensor& col, const at::
       const scalar_t* bp = b.data_ptr<scalar_t>();
       scalar_t* op = out.data_ptr<scalar_t>();
       parallel_rows_by_nnz(rp, M, [&](int64_t r0, int64_t r1) {
+        std::vector<acc_t> prod(F);
         for (int64_t i = r0; i < r1; ++i) {
           const scalar_t* arow = ap + i * F;
           for (int64_t k = rp[i]; k < rp[i + 1]; ++k) {
             const scalar_t* brow = bp + static_cast<int64_t>(cl[k]) * F;
-            for (int64_t h = 0; h < heads; ++h) {
+            if (heads == 1) {
               acc_t s = 0;
               _Pragma("omp simd reduction(+ : s)")
-              for (int64_t c = 0; c < C; ++c) s += static_cast<acc_t>(arow[h * C + c]) * brow[h * C + c];
+              for (int64_t f = 0; f < F; ++f) s += static_cast<acc_t>(arow[f]) * static_cast<acc_t>(brow[f]);
+              op[k] = static_cast<scalar_t>(s);
+              continue;
+            }
+            // one long vector loop over all features, then short per-head sums
+            for (int64_t f = 0; f < F; ++f) prod[f] = static_cast<acc_t>(arow[f]) * static_cast<acc_t>(brow[f]);
+            for (int64_t h = 0; h < heads; ++h) {
+              acc_t s = 0;
+              for (int64_t c = h * C; c < (h + 1) * C; ++c) s += prod[c];
               op[k * heads + h] = static_cast<scalar_t>(s);
             }
           }

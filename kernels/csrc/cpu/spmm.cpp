@@ -49,7 +49,7 @@ std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::
       scalar_t* op = out.data_ptr<scalar_t>();
       int64_t* ap = has_arg ? arg.data_ptr<int64_t>() : nullptr;
       parallel_rows_by_nnz(rp, M, [&](int64_t r0, int64_t r1) {
-        std::vector<acc_t> acc(F);
+        std::vector<acc_t> acc(F), wexp(F);
         for (int64_t i = r0; i < r1; ++i) {
           const int64_t b = rp[i], e = rp[i + 1];
           if (b == e) continue;
@@ -62,12 +62,13 @@ std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::
                 for (int64_t off = 0; off < F * static_cast<int64_t>(sizeof(scalar_t)); off += 64)
                   __builtin_prefetch(ahead + off);
               }
-              for (int64_t h = 0; h < H; ++h) {
-                const acc_t w = wp ? static_cast<acc_t>(wp[k * H + h]) : acc_t(1);
-                acc_t* a = acc.data() + h * C;
-                const scalar_t* xh = xr + h * C;
-                _Pragma("omp simd")
-                for (int64_t c = 0; c < C; ++c) a[c] += w * static_cast<acc_t>(xh[c]);
+              if (H == 1) {
+                const acc_t w = wp ? static_cast<acc_t>(wp[k]) : acc_t(1);
+                for (int64_t f = 0; f < F; ++f) acc[f] += w * static_cast<acc_t>(xr[f]);
+              } else {  // spread the per-head weights over the features: one long vector loop
+                for (int64_t h = 0; h < H; ++h)
+                  std::fill(wexp.begin() + h * C, wexp.begin() + (h + 1) * C, static_cast<acc_t>(wp[k * H + h]));
+                for (int64_t f = 0; f < F; ++f) acc[f] += wexp[f] * static_cast<acc_t>(xr[f]);
               }
             }
             const acc_t scale = reduce == kMean ? acc_t(1) / acc_t(e - b) : acc_t(1);

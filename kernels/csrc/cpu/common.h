@@ -36,6 +36,14 @@ void parallel_rows_by_nnz(const index_t* rowptr, int64_t num_rows, F fn) {
   });
 }
 
+// Ask the memory system for a feature row that will be read soon (64-byte cache lines).
+template <typename scalar_t>
+inline void prefetch_row(const scalar_t* row, int64_t num_features) {
+  const char* bytes = reinterpret_cast<const char*>(row);
+  for (int64_t off = 0; off < num_features * static_cast<int64_t>(sizeof(scalar_t)); off += 64)
+    __builtin_prefetch(bytes + off);
+}
+
 #define GRAPHKIT_DISPATCH_INDEX(TYPE, NAME, ...)                          \
   [&] {                                                                    \
     if ((TYPE) == at::kInt) { using index_t = int32_t; return __VA_ARGS__(); } \

@@ -11,7 +11,7 @@ namespace graphkit {
 namespace {
 
 constexpr int64_t kSum = 0, kMean = 1, kMax = 2;
-constexpr int64_t kPrefetch = 4;  // rows ahead
+constexpr int64_t kPrefetch = 4;  // rows ahead: the gather is latency-bound
 
 std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::Tensor& col,
                                             const std::optional<at::Tensor>& weight_opt,
@@ -57,11 +57,7 @@ std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::
             std::fill(acc.begin(), acc.end(), acc_t(0));
             for (int64_t k = b; k < e; ++k) {
               const scalar_t* xr = xp + static_cast<int64_t>(cl[k]) * F;
-              if (k + kPrefetch < e) {  // the gather is latency-bound: ask for a later row early
-                const char* ahead = reinterpret_cast<const char*>(xp + static_cast<int64_t>(cl[k + kPrefetch]) * F);
-                for (int64_t off = 0; off < F * static_cast<int64_t>(sizeof(scalar_t)); off += 64)
-                  __builtin_prefetch(ahead + off);
-              }
+              if (k + kPrefetch < e) prefetch_row(xp + static_cast<int64_t>(cl[k + kPrefetch]) * F, F);
               if (H == 1) {
                 const acc_t w = wp ? static_cast<acc_t>(wp[k]) : acc_t(1);
                 for (int64_t f = 0; f < F; ++f) acc[f] += w * static_cast<acc_t>(xr[f]);
@@ -81,11 +77,7 @@ std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::
                                                              : std::numeric_limits<acc_t>::infinity();
             for (int64_t k = b; k < e; ++k) {
               const scalar_t* xr = xp + static_cast<int64_t>(cl[k]) * F;
-              if (k + kPrefetch < e) {  // the gather is latency-bound: ask for a later row early
-                const char* ahead = reinterpret_cast<const char*>(xp + static_cast<int64_t>(cl[k + kPrefetch]) * F);
-                for (int64_t off = 0; off < F * static_cast<int64_t>(sizeof(scalar_t)); off += 64)
-                  __builtin_prefetch(ahead + off);
-              }
+              if (k + kPrefetch < e) prefetch_row(xp + static_cast<int64_t>(cl[k + kPrefetch]) * F, F);
               for (int64_t h = 0; h < H; ++h) {
                 const acc_t w = wp ? static_cast<acc_t>(wp[k * H + h]) : acc_t(1);
                 for (int64_t f = h * C; f < (h + 1) * C; ++f) {

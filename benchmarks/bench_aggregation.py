@@ -1,13 +1,20 @@
 """Forward + backward of one graph layer: graphkit (native and reference ops) against PyG 2.8's own
-layers (with ``edge_index`` and with a CSR ``adj_t``), ``torch.sparse.mm`` and, when installed,
+layers (with ``edge_index``, with a torch CSR ``adj_t`` and, when torch-sparse is installed, with a
+cached ``SparseTensor``), and the bare aggregation with ``torch.sparse.mm`` and (when installed)
 torch-scatter, on 100k-node / 2M-edge graphs (uniform and R-MAT power-law), 64 and 256 channels.
 
-Each (graph, channels, layer, implementation) runs in its own process, so its peak memory is its
-own; the implementations of one case run back to back with the same threads; the figure is the
-median of ``--repeats`` runs after ``--warmup``.
+Timing: for each (graph, channels) one process builds every (layer, implementation) on the same
+graph and runs them interleaved, round after round (same process, same threads); the figure is
+the median of ``--repeats`` rounds after ``--warmup``. Memory: each (graph, channels, layer,
+implementation) runs again in a process of its own, whose peak RSS above the state before the
+first step is its peak extra memory. The ratios compare graphkit with PyG's fastest configuration
+of the same layer.
 
-    python benchmarks/bench_aggregation.py                       # everything (about 15 minutes)
-    python benchmarks/bench_aggregation.py --graphs uniform --channels 64
+Layers: ``gcn`` (GCNConv, normalised weighted sum), ``sage`` (SAGEConv, mean), ``gat`` (GATConv,
+one head of ``C`` channels) and ``gat8`` (eight heads of ``C / 8``).
+
+    python benchmarks/bench_aggregation.py                          # everything (about 30 minutes)
+    python benchmarks/bench_aggregation.py --graphs uniform --channels 64 --layers gcn sage
 """
 from __future__ import annotations
 
@@ -23,8 +30,11 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "aggregation.json"
-LAYERS = ("gcn", "sage", "gat")
-IMPLS = ("graphkit-native", "graphkit-reference", "pyg-edge_index", "pyg-csr", "torch.sparse", "torch-scatter")
+LAYERS = ("gcn", "sage", "gat", "gat8")
+IMPLS = ("graphkit-native", "graphkit-reference", "pyg-edge_index", "pyg-csr", "pyg-sparsetensor",
+         "torch.sparse", "torch-scatter")
+# the bare aggregation (no linear map, no normalisation): a floor, not a layer
+AGGREGATION_ONLY = ("torch.sparse", "torch-scatter")
 
 
 def make_graph(kind: str, channels: int):
@@ -33,44 +43,108 @@ def make_graph(kind: str, channels: int):
     return datasets.load(name, num_nodes=100_000, num_edges=2_000_000, num_features=channels, seed=0)
 
 
+def _graphkit_module(layer: str, channels: int):
+    from graphkit.nn import GATConv, GCNConv, SAGEConv
+    return {"gcn": lambda: GCNConv(channels, channels), "sage": lambda: SAGEConv(channels, channels),
+            "gat": lambda: GATConv(channels, channels, heads=1),
+            "gat8": lambda: GATConv(channels, channels // 8, heads=8)}[layer]()
+
+
+def _pyg_module(layer: str, channels: int, cached: bool):
+    import torch_geometric.nn as pyg
+    return {"gcn": lambda: pyg.GCNConv(channels, channels, cached=cached),
+            "sage": lambda: pyg.SAGEConv(channels, channels),
+            "gat": lambda: pyg.GATConv(channels, channels, heads=1),
+            "gat8": lambda: pyg.GATConv(channels, channels // 8, heads=8)}[layer]()
+
+
 def make_step(impl: str, layer: str, data, channels: int):
-    """A closure running forward + backward once, or None when the pair does not exist."""
+    """A closure running forward + backward once (gradients reset first), or None when the pair
+    does not exist (the implementation is not installed, or does not do this layer)."""
     import torch
     x = data.x.clone().requires_grad_()
     edge_index, n = data.edge_index, data.num_nodes
+    module = None
     if impl.startswith("graphkit"):
         from graphkit import ops
-        from graphkit.nn import GATConv, GCNConv, SAGEConv
-        ops.use_backend(impl.split("-")[1])
-        module = {"gcn": lambda: GCNConv(channels, channels), "sage": lambda: SAGEConv(channels, channels),
-                  "gat": lambda: GATConv(channels, channels // 8, heads=8)}[layer]()
-        return lambda: module(x, edge_index).sum().backward()
-    if impl.startswith("pyg"):
-        import torch_geometric.nn as pyg
+        backend = impl.split("-")[1]
+        module = _graphkit_module(layer, channels)
+
+        def run():
+            ops.use_backend(backend)  # both graphkit backends live in one process
+            return module(x, edge_index)
+    elif impl.startswith("pyg"):
         from torch_geometric.utils import to_torch_csr_tensor
-        graph = edge_index if impl == "pyg-edge_index" else to_torch_csr_tensor(edge_index.flip(0), size=(n, n))
-        if layer == "gat" and impl == "pyg-csr":
-            return None  # PyG's GATConv needs edge_index for its edge softmax
-        module = {"gcn": lambda: pyg.GCNConv(channels, channels, cached=impl == "pyg-csr"),
-                  "sage": lambda: pyg.SAGEConv(channels, channels),
-                  "gat": lambda: pyg.GATConv(channels, channels // 8, heads=8)}[layer]()
-        return lambda: module(x, graph).sum().backward()
-    if layer == "gat":
-        return None
-    if impl == "torch.sparse":  # the aggregation alone (sum for gcn, mean via row scaling for sage)
+        if impl == "pyg-edge_index":
+            graph = edge_index
+        elif impl == "pyg-csr":
+            graph = to_torch_csr_tensor(edge_index.flip(0), size=(n, n))
+        else:
+            try:
+                from torch_sparse import SparseTensor
+            except ImportError:
+                return None
+            graph = SparseTensor(row=edge_index[1], col=edge_index[0], sparse_sizes=(n, n))
+        if layer.startswith("gat") and impl == "pyg-csr":
+            return None  # PyG's GATConv takes edge_index or SparseTensor, not a torch CSR tensor
+        module = _pyg_module(layer, channels, cached=impl != "pyg-edge_index")
+
+        def run():
+            return module(x, graph)
+    elif layer in ("gcn", "sage") and impl == "torch.sparse":
         from torch_geometric.utils import to_torch_csr_tensor
         adj = to_torch_csr_tensor(edge_index.flip(0), size=(n, n))
-        return lambda: torch.sparse.mm(adj, x).sum().backward()
-    try:
-        import torch_scatter
-    except ImportError:
+
+        def run():
+            return torch.sparse.mm(adj, x)
+    elif layer in ("gcn", "sage") and impl == "torch-scatter":
+        try:
+            import torch_scatter
+        except ImportError:
+            return None
+        src, dst = edge_index
+        reduce = "sum" if layer == "gcn" else "mean"
+
+        def run():
+            return torch_scatter.scatter(x[src], dst, dim=0, dim_size=n, reduce=reduce)
+    else:
         return None
-    src, dst = edge_index
-    reduce = "sum" if layer == "gcn" else "mean"
-    return lambda: torch_scatter.scatter(x[src], dst, dim=0, dim_size=n, reduce=reduce).sum().backward()
+
+    def step():
+        x.grad = None
+        if module is not None:
+            module.zero_grad(set_to_none=True)
+        run().sum().backward()
+    return step
 
 
-def measure(graph: str, channels: int, layer: str, impl: str, warmup: int, repeats: int, threads: int):
+def time_case(graph: str, channels: int, layers, impls, warmup: int, repeats: int, threads: int):
+    """Median ms of every (layer, impl) of one graph, the runs interleaved round by round."""
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    data = make_graph(graph, channels)
+    steps = {}
+    for layer in layers:
+        for impl in impls:
+            step = make_step(impl, layer, data, channels)
+            if step is not None:
+                step()  # builds caches (CSR, normalisation) and, for native, loads the kernels
+                steps[(layer, impl)] = step
+    times = {key: [] for key in steps}
+    for r in range(warmup + repeats):
+        for key, step in steps.items():
+            start = time.perf_counter()
+            step()
+            if r >= warmup:
+                times[key].append(time.perf_counter() - start)
+    return [{"graph": graph, "channels": channels, "layer": layer, "impl": impl,
+             "median_ms": 1000 * statistics.median(t), "min_ms": 1000 * min(t), "repeats": repeats}
+            for (layer, impl), t in times.items()]
+
+
+def memory_case(graph: str, channels: int, layer: str, impl: str, threads: int):
+    """Peak RSS (MiB) above the state before the first step, over three steps."""
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -79,71 +153,97 @@ def measure(graph: str, channels: int, layer: str, impl: str, warmup: int, repea
     if step is None:
         return None
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the graph and layer exist; nothing ran
-    step()  # builds caches (CSR, normalisation) and, for native, loads the kernels
-    times = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
+    for _ in range(3):
         step()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"graph": graph, "channels": channels, "layer": layer, "impl": impl,
-            "median_ms": 1000 * statistics.median(times), "repeats": repeats,
-            "peak_extra_mib": (peak - base) / 1024}
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+
+
+def _child(args, *what) -> object:
+    cmd = [sys.executable, __file__, "--threads", str(args.threads), "--warmup", str(args.warmup),
+           "--repeats", str(args.repeats), *what]
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done.returncode != 0:
+        print(f"  {' '.join(what)}: failed\n{done.stderr[-3000:]}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def add_ratios(rows) -> None:
+    """Speed-up and memory ratio of every row against PyG's fastest configuration of its case."""
+    for r in rows:
+        peers = [p for p in rows if p["impl"].startswith("pyg") and
+                 (p["graph"], p["channels"], p["layer"]) == (r["graph"], r["channels"], r["layer"])]
+        if not peers:
+            continue
+        best = min(peers, key=lambda p: p["median_ms"])
+        r["pyg_fastest"] = best["impl"]
+        r["speedup_vs_pyg_fastest"] = best["median_ms"] / r["median_ms"]
+        if r.get("peak_extra_mib") is not None and best.get("peak_extra_mib"):
+            r["memory_vs_pyg_fastest"] = r["peak_extra_mib"] / best["peak_extra_mib"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--graphs", nargs="+", default=["uniform", "rmat"])
+    parser.add_argument("--graphs", nargs="+", default=["uniform", "rmat"], choices=["uniform", "rmat"])
     parser.add_argument("--channels", nargs="+", type=int, default=[64, 256])
-    parser.add_argument("--layers", nargs="+", default=list(LAYERS))
-    parser.add_argument("--impls", nargs="+", default=list(IMPLS))
+    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=LAYERS)
+    parser.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-memory", action="store_true", help="skip the per-process peak-memory runs")
     parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--time-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        graph, channels, layer, impl = args.child
-        print(json.dumps(measure(graph, int(channels), layer, impl, args.warmup, args.repeats, args.threads)))
+    if args.time_child:
+        graph, channels = args.time_child
+        print(json.dumps(time_case(graph, int(channels), args.layers, args.impls, args.warmup, args.repeats,
+                                   args.threads)))
         return
+    if args.memory_child:
+        graph, channels, layer, impl = args.memory_child
+        print(json.dumps(memory_case(graph, int(channels), layer, impl, args.threads)))
+        return
+
+    from tqdm import tqdm
     rows = []
-    for graph in args.graphs:
-        for channels in args.channels:
-            for layer in args.layers:
-                for impl in args.impls:
-                    cmd = [sys.executable, __file__, "--child", graph, str(channels), layer, impl,
-                           "--warmup", str(args.warmup), "--repeats", str(args.repeats), "--threads", str(args.threads)]
-                    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-                    if done.returncode != 0:
-                        print(f"  {graph} {channels} {layer} {impl}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
-                        continue
-                    row = json.loads(done.stdout.strip().splitlines()[-1])
-                    if row is None:
-                        continue
-                    rows.append(row)
-                    print(f"  {graph:>7} {channels:>3} {layer:>4} {impl:>18}: {row['median_ms']:8.1f} ms "
-                          f"+{row['peak_extra_mib']:7.1f} MiB", flush=True)
-    for r in rows:  # ratios against PyG's fastest configuration of the same case
-        peers = [p for p in rows if p["impl"].startswith("pyg") and
-                 (p["graph"], p["channels"], p["layer"]) == (r["graph"], r["channels"], r["layer"])]
-        if peers:
-            best = min(peers, key=lambda p: p["median_ms"])
-            r["speedup_vs_pyg_fastest"] = best["median_ms"] / r["median_ms"]
-            r["memory_vs_pyg_fastest"] = r["peak_extra_mib"] / best["peak_extra_mib"] if best["peak_extra_mib"] else None
+    cases = [(g, c) for g in args.graphs for c in args.channels]
+    for graph, channels in tqdm(cases, desc="timing (interleaved)", unit="case"):
+        timed = _child(args, "--time-child", graph, str(channels), "--layers", *args.layers, "--impls", *args.impls)
+        rows += timed or []
+    if not args.no_memory:
+        for r in tqdm(rows, desc="peak memory (one process each)", unit="run"):
+            r["peak_extra_mib"] = _child(args, "--memory-child", r["graph"], str(r["channels"]), r["layer"], r["impl"])
+    add_ratios(rows)
+
     from graphkit.cli.table import format_table
-    print(format_table(["graph", "ch", "layer", "impl", "ms", "vs PyG fastest", "peak extra MiB"],
-                       [[r["graph"], r["channels"], r["layer"], r["impl"], f"{r['median_ms']:.1f}",
-                         f"{r.get('speedup_vs_pyg_fastest', float('nan')):.2f}x", f"{r['peak_extra_mib']:.0f}"]
+
+    def fmt(value, pattern):
+        return "-" if value is None else pattern.format(value)
+    print(format_table(["graph", "ch", "layer", "impl", "median ms", "vs PyG fastest", "peak extra MiB",
+                        "memory vs PyG fastest"],
+                       [[r["graph"], r["channels"], r["layer"],
+                         r["impl"] + (" (aggregation only)" if r["impl"] in AGGREGATION_ONLY else ""),
+                         f"{r['median_ms']:.1f}", fmt(r.get("speedup_vs_pyg_fastest"), "{:.2f}x"),
+                         fmt(r.get("peak_extra_mib"), "{:.0f}"), fmt(r.get("memory_vs_pyg_fastest"), "{:.2f}x")]
                         for r in rows]))
     import torch
     import torch_geometric
+    peers = {}
+    for name in ("torch_scatter", "torch_sparse"):
+        try:
+            peers[name] = __import__(name).__version__
+        except ImportError:
+            peers[name] = None
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "benchmark": "aggregation", "unit": "ms per forward+backward of one layer (median)",
-        "threads": args.threads, "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+    tmp = Path(args.out).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({
+        "benchmark": "aggregation", "unit": "ms per forward+backward of one layer (median, interleaved runs)",
+        "threads": args.threads, "warmup": args.warmup, "repeats": args.repeats,
+        "torch": torch.__version__, "torch_geometric": torch_geometric.__version__, **peers,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "rows": rows}, indent=2) + "\n")
+    tmp.replace(args.out)
     print(f"wrote {args.out}")
 
 

@@ -241,6 +241,33 @@ class Adj:
             shared["csc"] = (colptr, self.row[perm], perm)
         return shared["csc"]
 
+    def csc_int32(self) -> Tuple[Tensor, Tensor, Tensor]:
+        """:meth:`csc` with int32 ``(colptr, row, perm)`` (the native kernels' fast path); int64
+        for graphs of 2**31 entries or more. Built once per structure."""
+        shared = self._structure_cache()
+        if "csc_int32" not in shared:
+            colptr, row, perm = self.csc()
+            small = self.num_edges < 2 ** 31 and max(self.shape) < 2 ** 31
+            shared["csc_int32"] = (colptr.int(), row.int(), perm.int()) if small else (colptr, row, perm)
+        return shared["csc_int32"]
+
+    def csc_weights(self, mean: bool = False) -> Optional[Tensor]:
+        """``[E]`` the entries' weights (``value``, or ones) in the order of :meth:`csc`, divided by
+        the in-degree of each entry's row when ``mean``: the weights of the transposed product that
+        the backward of a sum (mean) aggregation computes. ``None`` for an unweighted sum. Cached
+        with this Adj's values."""
+        if self.value is None and not mean:
+            return None
+        version = None if self.value is None else self.value._version
+
+        def build():
+            _, row_t, perm = self.csc()
+            weight = torch.ones(self.num_edges, device=self.device) if self.value is None else self.value[perm]
+            if mean:
+                weight = weight / self.in_degree().clamp(min=1).to(weight.dtype)[row_t]
+            return weight
+        return self._cached(("csc_weights", mean, version), build)
+
     def t(self) -> "Adj":
         """The transpose as an Adj of shape ``(num_src, num_dst)`` (values permuted)."""
         colptr, row, perm = self.csc()

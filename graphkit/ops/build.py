@@ -46,7 +46,8 @@ def _cpu_model() -> str:
 
 def build_dir(sources: List[Path]) -> Path:
     digest = hashlib.sha1()
-    for path in sources + sorted(sources_dir().glob("*/*.h")):
+    headers = [p for pattern in ("*.h", "*/*.h", "*/*.cuh") for p in sorted(sources_dir().glob(pattern))]
+    for path in sources + headers:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     digest.update(f"{torch.__version__}|{sys.version_info[:2]}|{platform.machine()}|{_cpu_model()}".encode())

@@ -1,15 +1,20 @@
-"""The native backend: graphkit's own C++ kernels (``torch.ops.graphkit``) behind the op API.
+"""The native backend: graphkit's own C++ (and, where torch has CUDA, CUDA) kernels,
+``torch.ops.graphkit``, behind the op API.
 
 Autograd and fake (meta) kernels of every custom op are registered here, in one place, with
-``torch.library.register_autograd`` and ``register_fake``. Ops without a native kernel yet
-(``sddmm`` ``add``/``mul``, ``segment_reduce``, ``gather``) run the reference implementation.
-``random_walk`` draws from its own counter-based streams, so its walks differ from the
-reference's (torch.Generator) for the same seed; both are deterministic given the seed.
-Every function has the signature of :mod:`graphkit.ops.reference`.
+``torch.library.register_autograd`` and ``register_fake``, so the ops work under
+``torch.compile``. Backward passes go through the cached transpose (CSC) of the graph, never
+through atomics, so CPU results are deterministic. ``sddmm`` with ``add``/``mul`` and inputs of
+more than one feature dimension run the reference implementation. ``random_walk`` draws from its
+own counter-based streams, so its walks differ from the reference's (torch.Generator) for the
+same seed; both are deterministic given the seed. Every function has the signature of
+:mod:`graphkit.ops.reference`.
 """
 from __future__ import annotations
 
-from typing import Optional
+import math
+import weakref
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -25,11 +30,16 @@ _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 
 # ----------------------------------------------------------------------------- fake kernels
 @torch.library.register_fake("graphkit::spmm")
-def _spmm_fake(rowptr, col, weight, x, reduce, colptr, row_t, perm):
+def _spmm_fake(rowptr, col, weight, x, reduce, colptr, row_t, perm, weight_t=None):
     m = rowptr.shape[0] - 1
     out = x.new_empty((m, x.shape[1]))
     arg = x.new_empty((m, x.shape[1]) if reduce >= 2 else (0,), dtype=torch.long)
     return out, arg
+
+
+@torch.library.register_fake("graphkit::spmm_transpose")
+def _spmm_transpose_fake(colptr, row_t, perm, weight, x):
+    return x.new_empty((colptr.shape[0] - 1, x.shape[1]))
 
 
 @torch.library.register_fake("graphkit::spmm_arg_backward")
@@ -47,9 +57,37 @@ def _segment_softmax_fake(rowptr, scores):
     return torch.empty_like(scores)
 
 
+@torch.library.register_fake("graphkit::segment_softmax_backward")
+def _segment_softmax_backward_fake(rowptr, out, grad):
+    return torch.empty_like(out)
+
+
 @torch.library.register_fake("graphkit::gat_aggregate")
 def _gat_aggregate_fake(rowptr, col, x, a_src, a_dst, negative_slope, colptr, row_t, perm):
     return x.new_empty((rowptr.shape[0] - 1, x.shape[1])), x.new_empty((col.shape[0], a_src.shape[1]))
+
+
+@torch.library.register_fake("graphkit::gat_aggregate_backward")
+def _gat_aggregate_backward_fake(rowptr, col, x, a_src, a_dst, alpha, grad_out, grad_alpha, negative_slope,
+                                 colptr, row_t, perm):
+    return torch.empty_like(x), torch.empty_like(a_src), torch.empty_like(a_dst)
+
+
+@torch.library.register_fake("graphkit::segment_reduce")
+def _segment_reduce_fake(rowptr, src, reduce):
+    m = rowptr.shape[0] - 1
+    return src.new_empty((m, src.shape[1])), src.new_empty((m, src.shape[1]) if reduce >= 2 else (0,),
+                                                           dtype=torch.long)
+
+
+@torch.library.register_fake("graphkit::gather")
+def _gather_fake(x, index):
+    return x.new_empty((index.shape[0], x.shape[1]))
+
+
+@torch.library.register_fake("graphkit::gather_backward")
+def _gather_backward_fake(ptr, perm, grad):
+    return grad.new_empty((ptr.shape[0] - 1, grad.shape[1]))
 
 
 @torch.library.register_fake("graphkit::random_walk")
@@ -57,46 +95,42 @@ def _random_walk_fake(rowptr, col, start, walk_length, p, q, seed):
     return start.new_empty((start.shape[0], walk_length + 1), dtype=torch.long)
 
 
-@torch.library.register_fake("graphkit::segment_softmax_backward")
-def _segment_softmax_backward_fake(rowptr, out, grad):
-    return torch.empty_like(out)
-
-
 # ----------------------------------------------------------------------------- autograd
 def _expand_rows(rowptr: Tensor) -> Tensor:
     return torch.repeat_interleave(torch.arange(rowptr.numel() - 1, device=rowptr.device), rowptr.diff())
 
 
+def _inverse_degree(rowptr: Tensor, dtype: torch.dtype) -> Tensor:
+    return rowptr.diff().clamp(min=1).to(dtype).reciprocal()
+
+
 def _spmm_setup(ctx, inputs, output):
-    rowptr, col, weight, x, reduce, colptr, row_t, perm = inputs
+    rowptr, col, weight, x, reduce, colptr, row_t, perm, weight_t = inputs
     ctx.reduce = reduce
     ctx.num_src = x.shape[0]
     ctx.weight_is_2d = weight is not None and weight.dim() == 2
     ctx.has_weight = weight is not None
-    ctx.save_for_backward(rowptr, col, weight if weight is not None else x.new_empty(0), x, colptr, row_t, perm,
-                          output[1])
+    ctx.has_weight_t = weight_t is not None
+    none = x.new_empty(0)
+    ctx.save_for_backward(rowptr, col, none if weight is None else weight, x, colptr, row_t, perm, output[1],
+                          none if weight_t is None else weight_t)
 
 
 def _spmm_backward(ctx, grad_out, _grad_arg):
-    rowptr, col, weight, x, colptr, row_t, perm, arg = ctx.saved_tensors
+    rowptr, col, weight, x, colptr, row_t, perm, arg, weight_t = ctx.saved_tensors
     weight = weight if ctx.has_weight else None
-    empty = col.new_empty(0)  # no transpose needed where no second backward is taken
+    empty = col.new_empty(0)
     heads = weight.shape[1] if ctx.weight_is_2d else 1
     grad_x = grad_weight = None
     if ctx.reduce <= 1:  # sum / mean: the transpose times grad_out, and per-edge dot products
-        scale = None
-        if ctx.reduce == 1:
-            scale = rowptr.diff().clamp(min=1).to(grad_out.dtype).reciprocal()[_expand_rows(rowptr)]
-            if ctx.weight_is_2d:
-                scale = scale.unsqueeze(-1)
-        if ctx.needs_input_grad[3]:
-            w = weight if scale is None else (scale if weight is None else weight * scale)
-            grad_x = _ops.spmm(colptr, row_t, None if w is None else w[perm], grad_out, 0,
-                               rowptr, col, empty)[0]
+        if ctx.reduce == 1 and not ctx.has_weight_t:  # (weight_t has the 1 / degree folded in)
+            grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
+        if ctx.needs_input_grad[3] and ctx.has_weight_t:  # weights already in CSC order
+            grad_x = _ops.spmm_transpose(colptr, row_t, perm.new_empty(0), weight_t, grad_out)
+        elif ctx.needs_input_grad[3]:
+            grad_x = _ops.spmm_transpose(colptr, row_t, perm, weight, grad_out)
         if ctx.needs_input_grad[2]:
             grad_weight = _ops.sddmm(rowptr, col, grad_out, x, heads, empty, empty, empty)
-            grad_weight = grad_weight if scale is None else grad_weight * (scale if ctx.weight_is_2d
-                                                                            else scale.unsqueeze(-1))
             grad_weight = grad_weight if ctx.weight_is_2d else grad_weight.view(-1)
     else:  # max / min: the gradient goes to the arg entry of each output element
         if ctx.needs_input_grad[3]:
@@ -107,13 +141,13 @@ def _spmm_backward(ctx, grad_out, _grad_arg):
             num_edges = col.numel()
             valid = arg < num_edges
             safe = arg.clamp(max=max(num_edges - 1, 0))
-            x_at_arg = x.gather(0, col[safe])                         # [M, F] source feature of the arg edge
+            x_at_arg = x.gather(0, col.long()[safe])                  # [M, F] source feature of the arg edge
             contrib = (grad_out * x_at_arg).masked_fill(~valid, 0)
             feature = torch.arange(x.shape[1], device=x.device) // (x.shape[1] // heads)
             flat = (safe * heads + feature).view(-1)
             grad_weight = grad_out.new_zeros(num_edges * heads).index_add_(0, flat, contrib.view(-1))
             grad_weight = grad_weight.view(num_edges, heads) if ctx.weight_is_2d else grad_weight
-    return None, None, grad_weight, grad_x, None, None, None, None
+    return None, None, grad_weight, grad_x, None, None, None, None, None
 
 
 torch.library.register_autograd("graphkit::spmm", _spmm_backward, setup_context=_spmm_setup)
@@ -129,11 +163,11 @@ def _sddmm_backward(ctx, grad):
     rowptr, col, a, b, colptr, row_t, perm = ctx.saved_tensors
     grad_a = grad_b = None
     empty = col.new_empty(0)
+    weight = grad if ctx.heads > 1 else grad.view(-1)
     if ctx.needs_input_grad[2]:
-        grad_a = _ops.spmm(rowptr, col, grad if ctx.heads > 1 else grad.view(-1), b, 0, empty, empty, empty)[0]
+        grad_a = _ops.spmm(rowptr, col, weight, b, 0, empty, empty, empty)[0]
     if ctx.needs_input_grad[3]:
-        g = grad[perm]
-        grad_b = _ops.spmm(colptr, row_t, g if ctx.heads > 1 else g.view(-1), a, 0, empty, empty, empty)[0]
+        grad_b = _ops.spmm_transpose(colptr, row_t, perm, weight, a)
     return None, None, grad_a, grad_b, None, None, None, None
 
 
@@ -160,30 +194,83 @@ def _gat_setup(ctx, inputs, output):
 
 def _gat_backward(ctx, grad_out, grad_alpha):
     rowptr, col, x, a_src, a_dst, colptr, row_t, perm, alpha = ctx.saved_tensors
-    empty = col.new_empty(0)
-    heads = a_src.shape[1]
-    g_alpha = _ops.sddmm(rowptr, col, grad_out, x, heads, empty, empty, empty)   # [E, H]
-    if grad_alpha is not None:
-        g_alpha = g_alpha + grad_alpha
-    grad_x = _ops.spmm(colptr, row_t, alpha[perm], grad_out, 0, rowptr, col, empty)[0]
-    g_score = _ops.segment_softmax_backward(rowptr, alpha, g_alpha)
-    row = _expand_rows(rowptr)
-    raw = a_dst[row] + a_src[col]
-    g_raw = g_score * torch.where(raw > 0, 1.0, ctx.negative_slope).to(g_score.dtype)
-    grad_a_dst = torch.zeros_like(a_dst).index_add_(0, row, g_raw)
-    grad_a_src = torch.zeros_like(a_src).index_add_(0, col, g_raw)
-    return None, None, grad_x, grad_a_src, grad_a_dst, None, None, None, None
+    grad_out = torch.zeros((rowptr.numel() - 1, x.shape[1]), dtype=x.dtype) if grad_out is None else grad_out
+    grad_alpha = alpha.new_empty(0) if grad_alpha is None else grad_alpha
+    grad_x, grad_src, grad_dst = _ops.gat_aggregate_backward(rowptr, col, x, a_src, a_dst, alpha, grad_out,
+                                                             grad_alpha, ctx.negative_slope, colptr, row_t, perm)
+    return None, None, grad_x, grad_src, grad_dst, None, None, None, None
 
 
 torch.library.register_autograd("graphkit::gat_aggregate", _gat_backward, setup_context=_gat_setup)
 
 
+def _segment_reduce_setup(ctx, inputs, output):
+    rowptr, src, reduce = inputs
+    ctx.reduce, ctx.num_edges = reduce, src.shape[0]
+    ctx.save_for_backward(rowptr, output[1])
+
+
+def _segment_reduce_backward(ctx, grad_out, _grad_arg):
+    rowptr, arg = ctx.saved_tensors
+    if ctx.reduce <= 1:  # every message of row i receives grad_out[i] (/ deg i for the mean)
+        if ctx.reduce == 1:
+            grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
+        return None, _ops.gather(grad_out, _expand_rows(rowptr)), None
+    width = grad_out.shape[1]
+    grad_src = grad_out.new_zeros((ctx.num_edges + 1) * width)  # row E collects empty rows' zeros
+    target = arg * width + torch.arange(width, device=arg.device)
+    grad_src.scatter_(0, target.view(-1), grad_out.reshape(-1))  # each (edge, feature) at most once
+    return None, grad_src[: ctx.num_edges * width].view(ctx.num_edges, width), None
+
+
+torch.library.register_autograd("graphkit::segment_reduce", _segment_reduce_backward,
+                                setup_context=_segment_reduce_setup)
+
+_GROUPS: Dict[int, tuple] = {}
+
+
+def _index_groups(index: Tensor, num_rows: int) -> Tuple[Tensor, Tensor]:
+    """``(ptr [num_rows + 1], perm [K])``: the positions of ``index`` grouped by value (stable), cached
+    on the tensor's identity and version like :func:`graphkit.to_adj`."""
+    key = id(index)
+    entry = _GROUPS.get(key)
+    if entry is not None and entry[0]() is index and entry[1] == index._version and entry[2] == num_rows:
+        return entry[3]
+    perm = torch.argsort(index, stable=True)
+    ptr = torch.zeros(num_rows + 1, dtype=torch.long, device=index.device)
+    torch.cumsum(torch.bincount(index, minlength=num_rows), 0, out=ptr[1:])
+    small = index.numel() < 2 ** 31 and num_rows < 2 ** 31
+    groups = (ptr.int(), perm.int()) if small else (ptr, perm)
+    _GROUPS[key] = (weakref.ref(index, lambda _, k=key: _GROUPS.pop(k, None)), index._version, num_rows, groups)
+    return groups
+
+
+def _gather_setup(ctx, inputs, output):
+    x, index = inputs
+    ctx.save_for_backward(*_index_groups(index, x.shape[0]))
+
+
+def _gather_backward(ctx, grad):
+    ptr, perm = ctx.saved_tensors
+    return _ops.gather_backward(ptr, perm, grad), None
+
+
+torch.library.register_autograd("graphkit::gather", _gather_backward, setup_context=_gather_setup)
+
+
 # ----------------------------------------------------------------------------- backend API
+def _flat(t: Tensor) -> Tensor:
+    """``[K, *F]`` as ``[K, prod(F)]`` (also for K == 0)."""
+    return t.reshape(t.shape[0], math.prod(t.shape[1:]))
+
+
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
-    colptr, row_t, perm = adj.csc()
+    colptr, row_t, perm = adj.csc_int32()
     rowptr, col = adj.int32()  # half the index traffic of int64
-    flat = x.reshape(x.shape[0], -1)
-    out, _ = _ops.spmm(rowptr, col, weight, flat, _REDUCE[reduce], colptr, row_t, perm)
+    weight_t = None
+    if reduce in ("sum", "mean") and (weight is None or (weight is adj.value and not weight.requires_grad)):
+        weight_t = adj.csc_weights(mean=reduce == "mean")  # cached; the backward reads them in sequence
+    out, _ = _ops.spmm(rowptr, col, weight, _flat(x), _REDUCE[reduce], colptr, row_t, perm, weight_t)
     return out.view((adj.shape[0],) + tuple(x.shape[1:]))
 
 
@@ -191,8 +278,9 @@ def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
     if op != "dot" or a.dim() > 3:
         return reference.sddmm(adj, a, b, op)
     heads = a.shape[1] if a.dim() == 3 else 1
-    colptr, row_t, perm = adj.csc()
-    out = _ops.sddmm(adj.rowptr, adj.col, a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1), heads,
+    colptr, row_t, perm = adj.csc_int32()
+    rowptr, col = adj.int32()
+    out = _ops.sddmm(rowptr, col, _flat(a), _flat(b), heads,
                      colptr, row_t, perm)
     return out if a.dim() == 3 else out.view(-1)
 
@@ -200,22 +288,27 @@ def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
 def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
     if scores.dim() > 2:
         return reference.segment_softmax(adj, scores)
-    return _ops.segment_softmax(adj.rowptr, scores)
+    return _ops.segment_softmax(adj.int32()[0], scores)
 
 
 def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, negative_slope: float = 0.2):
-    colptr, row_t, perm = adj.csc()
+    colptr, row_t, perm = adj.csc_int32()
     rowptr, col = adj.int32()
-    out, alpha = _ops.gat_aggregate(rowptr, col, x.reshape(x.shape[0], -1), score_src, score_dst,
+    out, alpha = _ops.gat_aggregate(rowptr, col, _flat(x), score_src, score_dst,
                                     float(negative_slope), colptr, row_t, perm)
     return out.view((adj.shape[0],) + tuple(x.shape[1:])), alpha
+
+
+def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
+    out, _ = _ops.segment_reduce(adj.int32()[0], _flat(src), _REDUCE[reduce])
+    return out.view((adj.shape[0],) + tuple(src.shape[1:]))
+
+
+def gather(x: Tensor, index: Tensor) -> Tensor:
+    return _ops.gather(_flat(x), index).view((index.shape[0],) + tuple(x.shape[1:]))
 
 
 def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,
                 seed: int = 0) -> Tensor:
     colptr, row_t, _ = adj.csc()  # out-neighbour lists, sorted
     return _ops.random_walk(colptr, row_t, start, walk_length, float(p), float(q), int(seed))
-
-
-segment_reduce = reference.segment_reduce
-gather = reference.gather

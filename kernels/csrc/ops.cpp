@@ -7,8 +7,13 @@ TORCH_LIBRARY(graphkit, m) {
   // out[i] = reduce_{e in row i} w[e] * x[col[e]]; x [N, F], w [E] or [E, H] (F % H == 0).
   // reduce: 0 sum, 1 mean, 2 max, 3 min. arg [M, F] (int64, E for empty) only for max/min.
   // colptr/row_t/perm: the transpose (CSC), used only by the backward.
+  // weight_t: the same weights in CSC order (optional), so the backward reads them in sequence.
   m.def("spmm(Tensor rowptr, Tensor col, Tensor? weight, Tensor x, int reduce, "
-        "Tensor colptr, Tensor row_t, Tensor perm) -> (Tensor, Tensor)");
+        "Tensor colptr, Tensor row_t, Tensor perm, Tensor? weight_t=None) -> (Tensor, Tensor)");
+  // out[j] = sum over the entries k of CSC column j of w[perm[k]] * x[row_t[k]] (w[k] when perm
+  // is empty): the transposed product (the backward of the sum/mean spmm with respect to x),
+  // deterministic, no atomics.
+  m.def("spmm_transpose(Tensor colptr, Tensor row_t, Tensor perm, Tensor? weight, Tensor x) -> Tensor");
   // Backward of max/min spmm w.r.t. x, through the transpose (CSC): no atomics.
   m.def("spmm_arg_backward(Tensor colptr, Tensor row_t, Tensor perm, Tensor? weight, "
         "Tensor arg, Tensor grad_out, int num_src) -> Tensor");
@@ -23,6 +28,18 @@ TORCH_LIBRARY(graphkit, m) {
   // x [N, H*C], a_src [N, H], a_dst [M, H] -> (out [M, H*C], alpha [E, H]); nothing [E, F] is made.
   m.def("gat_aggregate(Tensor rowptr, Tensor col, Tensor x, Tensor a_src, Tensor a_dst, "
         "float negative_slope, Tensor colptr, Tensor row_t, Tensor perm) -> (Tensor, Tensor)");
+  // Its backward: (grad_x, grad_a_src, grad_a_dst) in a pass over rows and one over the CSC
+  // columns; grad_alpha [E, H] (or empty) is a gradient reaching alpha directly.
+  m.def("gat_aggregate_backward(Tensor rowptr, Tensor col, Tensor x, Tensor a_src, Tensor a_dst, "
+        "Tensor alpha, Tensor grad_out, Tensor grad_alpha, float negative_slope, Tensor colptr, "
+        "Tensor row_t, Tensor perm) -> (Tensor, Tensor, Tensor)");
+  // out[i] = reduce over the entries k of row i of src[k] ([E, F] messages in CSR order), with
+  // the arg entry for max/min (E for an empty row); gather: out[k] = x[index[k]].
+  m.def("segment_reduce(Tensor rowptr, Tensor src, int reduce) -> (Tensor, Tensor)");
+  m.def("gather(Tensor x, Tensor index) -> Tensor");
+  // The backward of gather: out[n] = sum over the entries k of ptr-group n of grad[perm[k]],
+  // where (ptr, perm) groups the positions of index by value (a CSR of the index).
+  m.def("gather_backward(Tensor ptr, Tensor perm, Tensor grad) -> Tensor");
   // Walks of walk_length steps along the CSR rows (row = current node, col = next node) from
   // every start node; node2vec's p/q bias by rejection sampling (no alias tables). A node without
   // neighbours repeats itself. Walk w draws from its own counter-based stream (seed, w), so the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Tuple, Union
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -47,14 +48,18 @@ class SAGEConv(MessagePassing):
         x_src, x_dst = x if isinstance(x, tuple) else (x, x)
         adj = self.adj(graph, x_src.size(0), num_dst=x_dst.size(0))
         # Linear aggregations commute with W_l: project first when that shrinks the features.
+        # The root term and the bias are the addend of one addmm: no separate add passes.
+        root = None
+        if self.lin_r is not None:
+            root = F.linear(x_dst, self.lin_r.weight, self.lin_l.bias)
+        elif self.lin_l.bias is not None:
+            root = self.lin_l.bias.expand(x_dst.size(0), -1)
         if self.projects_first:
             out = self.propagate(adj, x_src @ self.lin_l.weight.t())
-            if self.lin_l.bias is not None:
-                out = out + self.lin_l.bias
+            out = out if root is None else out + root
         else:
-            out = self.lin_l(self.propagate(adj, x_src))
-        if self.lin_r is not None:
-            out = out + self.lin_r(x_dst)
+            agg = self.propagate(adj, x_src)
+            out = agg @ self.lin_l.weight.t() if root is None else torch.addmm(root, agg, self.lin_l.weight.t())
         return F.normalize(out, p=2.0, dim=-1) if self.normalize else out
 
     def extra_repr(self) -> str:

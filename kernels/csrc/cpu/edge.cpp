@@ -33,9 +33,12 @@ at::Tensor sddmm_cpu(const at::Tensor& rowptr, const at::Tensor& col, const at::
       scalar_t* op = out.data_ptr<scalar_t>();
       parallel_rows_by_nnz(rp, M, [&](int64_t r0, int64_t r1) {
         std::vector<acc_t> prod(F);
+        const int64_t limit = rp[r1];
         for (int64_t i = r0; i < r1; ++i) {
           const scalar_t* arow = ap + i * F;
           for (int64_t k = rp[i]; k < rp[i + 1]; ++k) {
+            if (k + kPrefetchDistance < limit)
+              prefetch_bytes(bp + static_cast<int64_t>(cl[k + kPrefetchDistance]) * F, F * sizeof(scalar_t));
             const scalar_t* brow = bp + static_cast<int64_t>(cl[k]) * F;
             if (heads == 1) {
               acc_t s = 0;

@@ -1,6 +1,6 @@
 // CSR sparse-times-dense with sum/mean/max/min and optional (per-head) edge weights, parallel
-// over nnz-balanced row blocks; the max/min backward walks the transpose, so no atomics.
-#include <ATen/OpMathType.h>
+// over nnz-balanced row blocks with register-blocked feature tiles; the backward walks the
+// transpose (CSC), so no atomics and deterministic results.
 #include <torch/library.h>
 
 #include <limits>
@@ -11,32 +11,83 @@ namespace graphkit {
 namespace {
 
 constexpr int64_t kSum = 0, kMean = 1, kMax = 2;
-constexpr int64_t kPrefetch = 4;  // rows ahead: the gather is latency-bound
+
+// The weight tensor of an entry list: undefined, [E] or [E, H] with F % H == 0; returns H.
+int64_t check_weight(const at::Tensor& weight, int64_t E, int64_t F, const char* op) {
+  if (!weight.defined()) return 1;
+  TORCH_CHECK(weight.dim() <= 2 && weight.size(0) == E, op, ": weight must be [E] or [E, H] with E = ", E);
+  const int64_t H = weight.dim() == 2 ? weight.size(1) : 1;
+  TORCH_CHECK(H >= 1 && F % H == 0, op, ": feature size ", F, " is not a multiple of the heads ", H);
+  return H;
+}
+
+at::Tensor optional_weight(const std::optional<at::Tensor>& w, const at::Tensor& like) {
+  return (w.has_value() && w->defined()) ? w->to(like.scalar_type()).contiguous() : at::Tensor();
+}
+
+// Max/min over each row with the arg entry (first one on ties; E where a row is empty).
+template <typename acc_t, typename scalar_t, typename index_t>
+void arg_reduce_rows(const index_t* rp, const index_t* cl, int64_t M, const scalar_t* xp, int64_t F,
+                     const scalar_t* wp, int64_t H, bool is_max, scalar_t* op, int64_t* ap) {
+  constexpr int64_t kB = block_size<acc_t>() / 2;  // values and args both in registers
+  const int64_t C = F / H;
+  const acc_t init = is_max ? -std::numeric_limits<acc_t>::infinity() : std::numeric_limits<acc_t>::infinity();
+  parallel_rows_by_nnz(rp, M, [&](int64_t r0, int64_t r1) {
+    acc_t acc[kB], wexp[kB];
+    int64_t arg[kB], head_of[kB];
+    const int64_t limit = rp[r1];
+    for (int64_t f0 = 0; f0 < F; f0 += kB) {
+      const int64_t n = std::min(kB, F - f0);
+      for (int64_t t = 0; t < n; ++t) head_of[t] = (f0 + t) / C;
+      std::fill(wexp, wexp + kB, acc_t(1));
+      for (int64_t i = r0; i < r1; ++i) {
+        const int64_t b = rp[i], e = rp[i + 1];
+        if (b == e) continue;
+        std::fill(acc, acc + n, init);
+        std::fill(arg, arg + n, b);
+        for (int64_t k = b; k < e; ++k) {
+          if (k + kPrefetchDistance < limit)
+            prefetch_bytes(xp + static_cast<int64_t>(cl[k + kPrefetchDistance]) * F + f0, n * sizeof(scalar_t));
+          const scalar_t* xr = xp + static_cast<int64_t>(cl[k]) * F + f0;
+          if (wp)
+            for (int64_t t = 0; t < n; ++t) wexp[t] = static_cast<acc_t>(wp[k * H + head_of[t]]);
+_Pragma("omp simd")
+          for (int64_t t = 0; t < n; ++t) {
+            const acc_t v = wexp[t] * static_cast<acc_t>(xr[t]);
+            const bool better = is_max ? v > acc[t] : v < acc[t];  // ties: the first entry wins
+            acc[t] = better ? v : acc[t];
+            arg[t] = better ? k : arg[t];
+          }
+        }
+        scalar_t* orow = op + i * F + f0;
+        int64_t* arow = ap + i * F + f0;
+        for (int64_t t = 0; t < n; ++t) {
+          orow[t] = static_cast<scalar_t>(acc[t]);
+          arow[t] = arg[t];
+        }
+      }
+    }
+  });
+}
 
 std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::Tensor& col,
                                             const std::optional<at::Tensor>& weight_opt,
                                             const at::Tensor& x_in, int64_t reduce,
                                             const at::Tensor& /*colptr*/, const at::Tensor& /*row_t*/,
-                                            const at::Tensor& /*perm*/) {
+                                            const at::Tensor& /*perm*/, const std::optional<at::Tensor>& /*weight_t*/) {
   TORCH_CHECK(x_in.dim() == 2, "spmm: x must be 2-D [N, F], got ", x_in.sizes());
   TORCH_CHECK(rowptr.scalar_type() == col.scalar_type(), "spmm: rowptr and col must share a dtype");
   TORCH_CHECK(reduce >= 0 && reduce <= 3, "spmm: reduce must be 0..3");
   const at::Tensor x = x_in.contiguous();
   const int64_t M = rowptr.numel() - 1, F = x.size(1), E = col.numel();
-  at::Tensor weight;
-  int64_t H = 1;
-  if (weight_opt.has_value() && weight_opt->defined()) {
-    weight = weight_opt->to(x.scalar_type()).contiguous();
-    TORCH_CHECK(weight.size(0) == E, "spmm: weight must have one row per edge");
-    H = weight.dim() == 2 ? weight.size(1) : 1;
-    TORCH_CHECK(F % H == 0, "spmm: feature size ", F, " is not a multiple of the heads ", H);
-  }
-  const int64_t C = F / H;
+  const at::Tensor weight = optional_weight(weight_opt, x);
+  const int64_t H = check_weight(weight, E, F, "spmm");
   const bool has_arg = reduce >= kMax;
-  at::Tensor out = at::zeros({M, F}, x.options());
   at::Tensor arg = has_arg ? at::full({M, F}, E, x.options().dtype(at::kLong))
                            : at::empty({0}, x.options().dtype(at::kLong));
-  if (E == 0 || F == 0) return {out, arg};
+  if (E == 0 || F == 0) return {at::zeros({M, F}, x.options()), arg};
+  // sum/mean write every row (0 where empty); max/min skip empty rows, which stay 0
+  at::Tensor out = has_arg ? at::zeros({M, F}, x.options()) : at::empty({M, F}, x.options());
   const at::Tensor rp_t = rowptr.contiguous(), col_t = col.contiguous();
 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "spmm_cpu", [&] {
@@ -47,55 +98,51 @@ std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::
       const scalar_t* xp = x.data_ptr<scalar_t>();
       const scalar_t* wp = weight.defined() ? weight.data_ptr<scalar_t>() : nullptr;
       scalar_t* op = out.data_ptr<scalar_t>();
-      int64_t* ap = has_arg ? arg.data_ptr<int64_t>() : nullptr;
-      parallel_rows_by_nnz(rp, M, [&](int64_t r0, int64_t r1) {
-        std::vector<acc_t> acc(F), wexp(F);
-        for (int64_t i = r0; i < r1; ++i) {
-          const int64_t b = rp[i], e = rp[i + 1];
-          if (b == e) continue;
-          if (!has_arg) {
-            std::fill(acc.begin(), acc.end(), acc_t(0));
-            for (int64_t k = b; k < e; ++k) {
-              const scalar_t* xr = xp + static_cast<int64_t>(cl[k]) * F;
-              if (k + kPrefetch < e) prefetch_row(xp + static_cast<int64_t>(cl[k + kPrefetch]) * F, F);
-              if (H == 1) {
-                const acc_t w = wp ? static_cast<acc_t>(wp[k]) : acc_t(1);
-                for (int64_t f = 0; f < F; ++f) acc[f] += w * static_cast<acc_t>(xr[f]);
-              } else {  // spread the per-head weights over the features: one long vector loop
-                for (int64_t h = 0; h < H; ++h)
-                  std::fill(wexp.begin() + h * C, wexp.begin() + (h + 1) * C, static_cast<acc_t>(wp[k * H + h]));
-                for (int64_t f = 0; f < F; ++f) acc[f] += wexp[f] * static_cast<acc_t>(xr[f]);
-              }
-            }
-            const acc_t scale = reduce == kMean ? acc_t(1) / acc_t(e - b) : acc_t(1);
-            scalar_t* orow = op + i * F;
-            for (int64_t f = 0; f < F; ++f) orow[f] = static_cast<scalar_t>(acc[f] * scale);
-          } else {
-            const bool is_max = reduce == kMax;
-            int64_t* arow = ap + i * F;
-            for (int64_t f = 0; f < F; ++f) acc[f] = is_max ? -std::numeric_limits<acc_t>::infinity()
-                                                             : std::numeric_limits<acc_t>::infinity();
-            for (int64_t k = b; k < e; ++k) {
-              const scalar_t* xr = xp + static_cast<int64_t>(cl[k]) * F;
-              if (k + kPrefetch < e) prefetch_row(xp + static_cast<int64_t>(cl[k + kPrefetch]) * F, F);
-              for (int64_t h = 0; h < H; ++h) {
-                const acc_t w = wp ? static_cast<acc_t>(wp[k * H + h]) : acc_t(1);
-                for (int64_t f = h * C; f < (h + 1) * C; ++f) {
-                  const acc_t v = w * static_cast<acc_t>(xr[f]);
-                  const bool better = is_max ? v > acc[f] : v < acc[f];  // ties: first entry wins
-                  acc[f] = better ? v : acc[f];
-                  arow[f] = better ? k : arow[f];
-                }
-              }
-            }
-            scalar_t* orow = op + i * F;
-            for (int64_t f = 0; f < F; ++f) orow[f] = static_cast<scalar_t>(acc[f]);
-          }
-        }
+      if (has_arg) {
+        arg_reduce_rows<acc_t>(rp, cl, M, xp, F, wp, H, reduce == kMax, op, arg.data_ptr<int64_t>());
+        return;
+      }
+      weighted_row_sums<acc_t>(rp, cl, M, xp, F, wp, static_cast<const index_t*>(nullptr), H,
+                               [&](int64_t i, int64_t f0, int64_t n, const acc_t* acc) {
+        const int64_t deg = rp[i + 1] - rp[i];
+        const acc_t scale = (reduce == kMean && deg > 0) ? acc_t(1) / acc_t(deg) : acc_t(1);
+        scalar_t* orow = op + i * F + f0;
+        for (int64_t t = 0; t < n; ++t) orow[t] = static_cast<scalar_t>(acc[t] * scale);
       });
     });
   });
   return {out, arg};
+}
+
+// The transposed product through the CSC: out[j] = sum over the entries k of column j of
+// w[perm[k]] * x[row_t[k]] (the backward of a weighted sum with respect to its input).
+at::Tensor spmm_transpose_cpu(const at::Tensor& colptr, const at::Tensor& row_t, const at::Tensor& perm,
+                              const std::optional<at::Tensor>& weight_opt, const at::Tensor& x_in) {
+  TORCH_CHECK(x_in.dim() == 2, "spmm_transpose: x must be 2-D [M, F], got ", x_in.sizes());
+  TORCH_CHECK(colptr.scalar_type() == row_t.scalar_type() && (perm.numel() == 0 || row_t.scalar_type() == perm.scalar_type()),
+              "spmm_transpose: colptr, row_t and perm must share a dtype");
+  const at::Tensor x = x_in.contiguous();
+  const int64_t N = colptr.numel() - 1, F = x.size(1), E = row_t.numel();
+  const at::Tensor weight = optional_weight(weight_opt, x);
+  const int64_t H = check_weight(weight, E, F, "spmm_transpose");
+  if (E == 0 || F == 0) return at::zeros({N, F}, x.options());
+  at::Tensor out = at::empty({N, F}, x.options());  // every row is written
+  const at::Tensor cp_t = colptr.contiguous(), rt_t = row_t.contiguous(), pm_t = perm.contiguous();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "spmm_transpose_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    GRAPHKIT_DISPATCH_INDEX(colptr.scalar_type(), "spmm_transpose_cpu", [&] {
+      const index_t* cp = cp_t.data_ptr<index_t>();
+      scalar_t* op = out.data_ptr<scalar_t>();
+      weighted_row_sums<acc_t>(cp, rt_t.data_ptr<index_t>(), N, x.data_ptr<scalar_t>(), F,
+                               weight.defined() ? weight.data_ptr<scalar_t>() : nullptr,
+                               pm_t.numel() ? pm_t.data_ptr<index_t>() : nullptr, H,
+                               [&](int64_t j, int64_t f0, int64_t n, const acc_t* acc) {
+        scalar_t* orow = op + j * F + f0;
+        for (int64_t t = 0; t < n; ++t) orow[t] = static_cast<scalar_t>(acc[t]);
+      });
+    });
+  });
+  return out;
 }
 
 // grad_x[j, f] = sum over CSC entries k of column j (edge e = perm[k], row i = row_t[k]) with
@@ -103,14 +150,12 @@ std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::
 at::Tensor spmm_arg_backward_cpu(const at::Tensor& colptr, const at::Tensor& row_t, const at::Tensor& perm,
                                  const std::optional<at::Tensor>& weight_opt,
                                  const at::Tensor& arg_in, const at::Tensor& grad_in, int64_t num_src) {
+  TORCH_CHECK(colptr.scalar_type() == row_t.scalar_type() && row_t.scalar_type() == perm.scalar_type(),
+              "spmm_arg_backward: colptr, row_t and perm must share a dtype");
   const at::Tensor grad = grad_in.contiguous(), arg = arg_in.contiguous();
   const int64_t F = grad.size(1);
-  at::Tensor weight;
-  int64_t H = 1;
-  if (weight_opt.has_value() && weight_opt->defined()) {
-    weight = weight_opt->to(grad.scalar_type()).contiguous();
-    H = weight.dim() == 2 ? weight.size(1) : 1;
-  }
+  const at::Tensor weight = optional_weight(weight_opt, grad);
+  const int64_t H = check_weight(weight, perm.numel(), F, "spmm_arg_backward");
   const int64_t C = F / H;
   at::Tensor grad_x = at::zeros({num_src, F}, grad.options());
   if (perm.numel() == 0 || F == 0) return grad_x;
@@ -119,7 +164,7 @@ at::Tensor spmm_arg_backward_cpu(const at::Tensor& colptr, const at::Tensor& row
     GRAPHKIT_DISPATCH_INDEX(colptr.scalar_type(), "spmm_arg_backward_cpu", [&] {
       const index_t* cp = cp_t.data_ptr<index_t>();
       const index_t* rt = rt_t.data_ptr<index_t>();
-      const int64_t* pm = pm_t.data_ptr<int64_t>();
+      const index_t* pm = pm_t.data_ptr<index_t>();
       const int64_t* ap = arg.data_ptr<int64_t>();
       const scalar_t* gp = grad.data_ptr<scalar_t>();
       const scalar_t* wp = weight.defined() ? weight.data_ptr<scalar_t>() : nullptr;
@@ -147,6 +192,7 @@ at::Tensor spmm_arg_backward_cpu(const at::Tensor& colptr, const at::Tensor& row
 
 TORCH_LIBRARY_IMPL(graphkit, CPU, m) {
   m.impl("spmm", &spmm_cpu);
+  m.impl("spmm_transpose", &spmm_transpose_cpu);
   m.impl("spmm_arg_backward", &spmm_arg_backward_cpu);
 }
 

@@ -38,10 +38,27 @@ def models_table() -> str:
          f"torch {data['torch']}, PyG {data['torch_geometric']}, {data['threads']} threads, {data['machine']}.")
 
 
+def aggregation_table() -> str:
+    data = json.loads((RESULTS / "aggregation.json").read_text())
+
+    def fmt(value, pattern):
+        return "-" if value is None else pattern.format(value)
+    rows = [[r["graph"], r["channels"], r["layer"], r["impl"], f"{r['median_ms']:.1f}",
+             fmt(r.get("speedup_vs_pyg_fastest"), "{:.2f}x"), fmt(r.get("peak_extra_mib"), "{:.0f}"),
+             fmt(r.get("memory_vs_pyg_fastest"), "{:.2f}x")]
+            for r in data["rows"] if r["impl"].startswith(("graphkit", "pyg"))]
+    return markdown(["graph", "channels", "layer", "implementation", "ms (fwd+bwd)", "speed-up vs PyG fastest",
+                     "peak extra MiB", "memory vs PyG fastest"], rows) + \
+        (f"\n\nProduced by `python benchmarks/bench_aggregation.py` (`benchmarks/results/aggregation.json`, which "
+         f"also has the bare torch.sparse.mm and torch-scatter aggregations): torch {data['torch']}, "
+         f"PyG {data['torch_geometric']}, torch-sparse {data.get('torch_sparse')}, {data['threads']} threads, "
+         f"{data['machine']}. `gat` is one head of 64 channels, `gat8` eight heads of 8.")
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
-    for name, render in (("accuracy", accuracy_table), ("models", models_table)):
+    for name, render in (("accuracy", accuracy_table), ("models", models_table), ("aggregation", aggregation_table)):
         if not (RESULTS / f"{name}.json").exists():
             continue
         pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S)

@@ -251,22 +251,23 @@ class Adj:
             shared["csc_int32"] = (colptr.int(), row.int(), perm.int()) if small else (colptr, row, perm)
         return shared["csc_int32"]
 
-    def csc_weights(self, mean: bool = False) -> Optional[Tensor]:
-        """``[E]`` the entries' weights (``value``, or ones) in the order of :meth:`csc`, divided by
-        the in-degree of each entry's row when ``mean``: the weights of the transposed product that
-        the backward of a sum (mean) aggregation computes. ``None`` for an unweighted sum. Cached
-        with this Adj's values."""
-        if self.value is None and not mean:
+    def csc_weights(self, mean: bool = False, weighted: bool = True) -> Optional[Tensor]:
+        """``[E]`` the entries' weights (``value`` when ``weighted``, else ones) in the order of
+        :meth:`csc`, divided by the in-degree of each entry's row when ``mean``: the weights of the
+        transposed product that the backward of a sum (mean) aggregation computes. ``None`` for
+        an unweighted sum. Cached with this Adj's values."""
+        weighted = weighted and self.value is not None
+        if not weighted and not mean:
             return None
-        version = None if self.value is None else self.value._version
+        version = self.value._version if weighted else None
 
         def build():
             _, row_t, perm = self.csc()
-            weight = torch.ones(self.num_edges, device=self.device) if self.value is None else self.value[perm]
+            weight = self.value[perm] if weighted else torch.ones(self.num_edges, device=self.device)
             if mean:
                 weight = weight / self.in_degree().clamp(min=1).to(weight.dtype)[row_t]
             return weight
-        return self._cached(("csc_weights", mean, version), build)
+        return self._cached(("csc_weights", mean, weighted, version), build)
 
     def t(self) -> "Adj":
         """The transpose as an Adj of shape ``(num_src, num_dst)`` (values permuted)."""

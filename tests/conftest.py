@@ -49,3 +49,20 @@ def cora():
     need_dataset("Cora")
     from graphkit.datasets import load
     return load("cora")
+
+
+@pytest.fixture(scope="module", params=["reference", "native"])
+def each_backend(request):
+    """Run a module's tests on both op backends (the native one is skipped locally, and fails in
+    CI, when its kernels cannot be built)."""
+    from graphkit import ops
+
+    previous = ops.backend()
+    try:
+        ops.use_backend(request.param)
+    except RuntimeError as err:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(err))
+    yield request.param
+    ops.use_backend(previous)

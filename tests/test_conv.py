@@ -11,6 +11,8 @@ from graphkit import Adj, ops
 from graphkit.nn import GATConv, GCNConv, GINConv, MessagePassing, SAGEConv
 from graphs import random_graph
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test on both op backends
+
 N, E, F_IN = 40, 200, 12
 
 

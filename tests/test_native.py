@@ -53,6 +53,67 @@ def test_native_equals_reference_on_1000_random_graphs():
         torch.testing.assert_close(native.sddmm(adj, a, x), reference.sddmm(adj, a, x), **tol)
         s = torch.randn(e, 3, generator=g, dtype=dtype) * 5
         torch.testing.assert_close(native.segment_softmax(adj, s), reference.segment_softmax(adj, s), **tol)
+        m = torch.randn(e, 3, 4, generator=g, dtype=dtype)
+        torch.testing.assert_close(native.segment_reduce(m, adj, reduce), reference.segment_reduce(m, adj, reduce), **tol)
+        torch.testing.assert_close(native.gather(x, adj.col), reference.gather(x, adj.col))
+        if seed % 10 == 0:  # the backward paths (CSC, folded weights, index groups) against the reference's
+            assert_same_gradients(lambda ops, x, w: ops.spmm(adj, x, "sum" if reduce in ("max", "min") else reduce,
+                                                             adj.value) * 1.0, x, w, tol)
+            assert_same_gradients(lambda ops, x, w: ops.gather(x, adj.col) * w.view(-1, 1, 1), x, w, tol)
+            if reduce in ("sum", "mean"):
+                assert_same_gradients(lambda ops, m, w: ops.segment_reduce(m * w.view(-1, 1, 1), adj, reduce), m, w, tol)
+
+
+def assert_same_gradients(fn, *inputs_and_tol):
+    *inputs, tol = inputs_and_tol
+    grads = []
+    for ops in (native, reference):
+        leaves = [t.detach().clone().requires_grad_() for t in inputs]
+        out = fn(ops, *leaves)
+        grads.append(torch.autograd.grad(out, leaves, torch.ones_like(out), allow_unused=True))
+    for got, want in zip(*grads):
+        if want is None:
+            assert got is None or not got.abs().any()
+        else:
+            torch.testing.assert_close(got, want, **tol)
+
+
+@pytest.mark.parametrize("heads,channels", [(8, 8), (4, 32), (2, 48), (16, 4), (3, 24), (1, 200)])
+def test_native_wide_features_and_heads_match_reference(heads, channels):
+    """Feature widths that take every register-blocked path: whole blocks of several heads
+    (compile-time head widths), a head per block, heads straddling blocks, tail blocks."""
+    for seed in range(6):
+        adj, g = graph(100 + seed, power_law=seed % 2 == 0)
+        adj = adj.gcn_norm() if seed % 3 == 0 else adj
+        n = adj.shape[1]
+        x = torch.randn(n, heads, channels, generator=g, dtype=torch.float64, requires_grad=True)
+        wh = torch.rand(adj.num_edges, heads, generator=g, dtype=torch.float64, requires_grad=True)
+        s_src = torch.randn(n, heads, generator=g, dtype=torch.float64, requires_grad=True)
+        s_dst = torch.randn(adj.shape[0], heads, generator=g, dtype=torch.float64, requires_grad=True)
+        tol = {}
+        for reduce in ("sum", "mean"):
+            assert_same_gradients(lambda ops, x, w: ops.spmm(adj, x, reduce, w), x, wh, tol)
+            assert_same_gradients(lambda ops, x: ops.spmm(adj, x, reduce), x, tol)
+        assert_same_gradients(lambda ops, x, a, b: ops.gat_aggregate(adj, x, a, b, 0.2)[0], x, s_src, s_dst, tol)
+        assert_same_gradients(lambda ops, x, a, b: ops.gat_aggregate(adj, x, a, b, 0.2)[1], x, s_src, s_dst, tol)
+        a = torch.randn(adj.shape[0], heads, channels, generator=g, dtype=torch.float64)
+        assert_same_gradients(lambda ops, a, b: ops.sddmm(adj, a, b), a, x, tol)
+
+
+def test_int64_and_int32_indices_agree():
+    adj, g = graph(21, power_law=True)
+    x = torch.randn(adj.shape[1], 70, generator=g)
+    w = torch.rand(adj.num_edges, 2, generator=g)
+    colptr, row_t, perm = adj.csc()
+    colptr32, row_t32, perm32 = adj.csc_int32()
+    rowptr32, col32 = adj.int32()
+    for reduce in range(4):
+        wide = torch.ops.graphkit.spmm(adj.rowptr, adj.col, w, x, reduce, colptr, row_t, perm)[0]
+        narrow = torch.ops.graphkit.spmm(rowptr32, col32, w, x, reduce, colptr32, row_t32, perm32)[0]
+        torch.testing.assert_close(wide, narrow)
+    g_out = torch.randn(adj.shape[0], 70, generator=g)
+    torch.testing.assert_close(torch.ops.graphkit.spmm_transpose(colptr, row_t, perm, w, g_out),
+                               torch.ops.graphkit.spmm_transpose(colptr32, row_t32, perm32, w, g_out))
 
 
 @pytest.mark.parametrize("reduce", REDUCES)
@@ -80,17 +141,52 @@ def test_native_sddmm_and_softmax_gradcheck():
 
 
 def test_opcheck_every_op():
+    """Schema, fake kernel, autograd registration and torch.compile support of every op (the ops
+    that are backward passes themselves are checked without inputs requiring grad)."""
     adj, g = graph(5)
     colptr, row_t, perm = adj.csc()
     x = torch.randn(adj.shape[1], 6, generator=g, requires_grad=True)
     w = torch.rand(adj.num_edges, 2, generator=g, requires_grad=True)
+    w_t = w.detach()[perm]
+    ops = torch.ops.graphkit
     for reduce in range(4):
-        torch.library.opcheck(torch.ops.graphkit.spmm, (adj.rowptr, adj.col, w, x, reduce, colptr, row_t, perm))
+        torch.library.opcheck(ops.spmm, (adj.rowptr, adj.col, w, x, reduce, colptr, row_t, perm))
+        torch.library.opcheck(ops.spmm, (adj.rowptr, adj.col, None, x, reduce, colptr, row_t, perm))
+    torch.library.opcheck(ops.spmm, (adj.rowptr, adj.col, w.detach(), x, 0, colptr, row_t, perm, w_t))
     a = torch.randn(adj.shape[0], 6, generator=g, requires_grad=True)
-    torch.library.opcheck(torch.ops.graphkit.sddmm, (adj.rowptr, adj.col, a, x, 2, colptr, row_t, perm))
+    torch.library.opcheck(ops.sddmm, (adj.rowptr, adj.col, a, x, 2, colptr, row_t, perm))
     s = torch.randn(adj.num_edges, 2, generator=g, requires_grad=True)
-    torch.library.opcheck(torch.ops.graphkit.segment_softmax, (adj.rowptr, s))
-    torch.library.opcheck(torch.ops.graphkit.random_walk, (colptr, row_t, torch.arange(adj.shape[0]), 5, 0.5, 2.0, 3))
+    torch.library.opcheck(ops.segment_softmax, (adj.rowptr, s))
+    m = torch.randn(adj.num_edges, 5, generator=g, requires_grad=True)
+    for reduce in range(4):
+        torch.library.opcheck(ops.segment_reduce, (adj.rowptr, m, reduce))
+    torch.library.opcheck(ops.gather, (x, adj.col))
+    torch.library.opcheck(ops.random_walk, (colptr, row_t, torch.arange(adj.shape[0]), 5, 0.5, 2.0, 3))
+    # the backward ops
+    grad = torch.randn(adj.shape[0], 6, generator=g)
+    torch.library.opcheck(ops.spmm_transpose, (colptr, row_t, perm, w.detach(), grad))
+    torch.library.opcheck(ops.spmm_transpose, (colptr, row_t, perm.new_empty(0), w_t, grad))
+    arg = ops.spmm(adj.rowptr, adj.col, None, x.detach(), 2, colptr, row_t, perm)[1]
+    torch.library.opcheck(ops.spmm_arg_backward, (colptr, row_t, perm, None, arg, grad, adj.shape[1]))
+    y = ops.segment_softmax(adj.rowptr, s.detach())
+    torch.library.opcheck(ops.segment_softmax_backward, (adj.rowptr, y, torch.randn_like(y)))
+    torch.library.opcheck(ops.gather_backward, (colptr, perm, torch.randn(adj.num_edges, 3, generator=g)))
+    h = x.detach()
+    s_src, s_dst = torch.randn(adj.shape[1], 2, generator=g), torch.randn(adj.shape[0], 2, generator=g)
+    out, alpha = ops.gat_aggregate(adj.rowptr, adj.col, h, s_src, s_dst, 0.2, colptr, row_t, perm)
+    torch.library.opcheck(ops.gat_aggregate_backward,
+                          (adj.rowptr, adj.col, h, s_src, s_dst, alpha, torch.randn_like(out), torch.randn_like(alpha),
+                           0.2, colptr, row_t, perm))
+
+
+def test_segment_reduce_and_gather_gradcheck():
+    adj, g = graph(13, power_law=True)
+    m = torch.randn(adj.num_edges, 2, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    for reduce in ("sum", "mean"):
+        assert torch.autograd.gradcheck(lambda m: native.segment_reduce(m, adj, reduce), (m,))
+    x = torch.randn(adj.shape[1], 2, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: native.gather(x, adj.col), (x,))
+    assert torch.autograd.gradcheck(lambda x: native.gather(x, adj.row), (x,))
 
 
 @pytest.mark.parametrize("reduce", REDUCES)
@@ -122,3 +218,38 @@ def test_native_gat_aggregate_matches_reference_and_gradcheck():
     torch.library.opcheck(torch.ops.graphkit.gat_aggregate,
                           (adj.rowptr, adj.col, x.detach().view(x.shape[0], -1).requires_grad_(), s_src, s_dst, 0.2,
                            colptr, row_t, perm))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_kernels_match_cpu():
+    """Every op on the GPU against the CPU kernels (float32 and float64, int32 indices)."""
+    for seed in range(50):
+        adj, g = graph(seed, power_law=seed % 2 == 1)
+        cuda = adj.to("cuda")
+        x = torch.randn(adj.shape[1], 4, 8, generator=g, requires_grad=True)
+        w = torch.rand(adj.num_edges, 4, generator=g, requires_grad=True)
+        s_src = torch.randn(adj.shape[1], 4, generator=g, requires_grad=True)
+        s_dst = torch.randn(adj.shape[0], 4, generator=g, requires_grad=True)
+        m = torch.randn(adj.num_edges, 4, 8, generator=g, requires_grad=True)
+        cases = [lambda a, x, w, s, d, m, r=r: native.spmm(a, x, r, w) for r in REDUCES]
+        cases += [lambda a, x, w, s, d, m: native.spmm(a, x, "mean"),
+                  lambda a, x, w, s, d, m: native.gat_aggregate(a, x, s, d, 0.2)[0],
+                  lambda a, x, w, s, d, m: native.sddmm(a, x, x),
+                  lambda a, x, w, s, d, m: native.segment_softmax(a, w),
+                  lambda a, x, w, s, d, m: native.segment_reduce(m, a, "mean"),
+                  lambda a, x, w, s, d, m: native.gather(x, a.col)]
+        for case in cases:
+            leaves = (x, w, s_src, s_dst, m)
+            cpu_out = case(adj, *leaves)
+            gpu_leaves = [t.detach().cuda().requires_grad_() for t in leaves]
+            gpu_out = case(cuda, *gpu_leaves)
+            torch.testing.assert_close(gpu_out.cpu(), cpu_out, rtol=1e-4, atol=1e-4)
+            cpu_grads = torch.autograd.grad(cpu_out.sum(), leaves, allow_unused=True)
+            gpu_grads = torch.autograd.grad(gpu_out.sum(), gpu_leaves, allow_unused=True)
+            for c, gg in zip(cpu_grads, gpu_grads):
+                if c is not None and gg is not None:
+                    torch.testing.assert_close(gg.cpu(), c, rtol=1e-4, atol=1e-4)
+    adj, _ = graph(3)
+    start = torch.arange(adj.shape[0])
+    assert torch.equal(native.random_walk(adj.to("cuda"), start.cuda(), 10, 0.5, 2.0, seed=1).cpu(),
+                       native.random_walk(adj, start, 10, 0.5, 2.0, seed=1))

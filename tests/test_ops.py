@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from graphkit import Adj, ops
 from graphs import naive_spmm, random_graph
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test on both op backends
+
 
 GRAPHS = [(1, 0), (7, 0), (12, 30), (40, 160), (64, 3)]
 
@@ -175,3 +177,27 @@ def test_ops_reject_bad_input():
         ops.gather(torch.randn(3, 2), torch.tensor([3]))
     with pytest.raises(ValueError, match="unknown ops backend"):
         ops.use_backend("cuda-magic")
+
+
+def test_auto_backend_falls_back_to_reference_with_one_warning(monkeypatch):
+    """Without a compiler the native build fails: ``auto`` warns once and runs the reference ops,
+    ``native`` raises with the build error."""
+    import re
+    import warnings
+
+    previous = ops.backend()
+
+    def no_compiler():
+        raise RuntimeError("no C++ compiler found")
+    monkeypatch.setattr(ops, "_load_native", no_compiler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ops.use_backend("auto")
+        assert ops.backend() == "reference"
+        assert len(caught) == 1 and "no C++ compiler found" in str(caught[0].message)
+        with pytest.raises(RuntimeError, match=re.escape("could not be built: no C++ compiler found")):
+            ops.use_backend("native")
+    finally:
+        monkeypatch.undo()
+        ops.use_backend(previous)

@@ -3,10 +3,11 @@
 Every layer calls these functions. Each validates its arguments (clear errors instead of
 crashes deep in a kernel) and hands over to the active backend; backends share the
 signatures below, so a native kernel is added with :func:`register_backend`, never by
-editing callers. ``GRAPHKIT_KERNELS`` chooses: ``reference`` (the vectorised pure-torch ops, the
-default while the native set is being completed), ``native`` (graphkit's C++ kernels, built on
-first use; an error if they cannot be built) or ``auto`` (native, else the reference with one
-warning).
+editing callers. ``GRAPHKIT_KERNELS`` chooses: ``auto`` (the default: graphkit's native C++/CUDA
+kernels, built once on first use, else the reference with one warning), ``native`` (an error if
+the kernels cannot be built) or ``reference`` (the vectorised pure-torch ops). Tensors on a
+device the native build has no kernels for (CUDA without a toolkit at build time) run the
+reference ops.
 
 Conventions (see :class:`graphkit.Adj`): ``adj`` has shape ``(M, N)`` = ``(num_dst, num_src)``,
 its entries are edges ``j -> i`` stored at row ``i``, column ``j``, and per-edge tensors are in
@@ -75,15 +76,17 @@ def use_backend(name: str) -> None:
 def backend() -> str:
     """Name of the backend in use."""
     if _active["name"] is None:
-        choice = os.environ.get("GRAPHKIT_KERNELS", "reference").lower()
+        choice = os.environ.get("GRAPHKIT_KERNELS", "auto").lower()
         if choice not in KERNEL_CHOICES:
             raise ValueError(f"GRAPHKIT_KERNELS must be one of {KERNEL_CHOICES}, got {choice!r}")
         use_backend(choice)
     return _active["name"]
 
 
-def _impl() -> ModuleType:
-    return _BACKENDS[backend()]
+def _impl(device: torch.device) -> ModuleType:
+    module = _BACKENDS[backend()]
+    supports = getattr(module, "supports", None)
+    return module if supports is None or supports(device) else reference
 
 
 # ----------------------------------------------------------------------------- validation
@@ -142,7 +145,7 @@ def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = No
     _check_reduce(reduce)
     weight = adj.value if weight is None else weight
     _check_weight(adj, x, weight)
-    return _impl().spmm(adj, x, reduce, weight)
+    return _impl(x.device).spmm(adj, x, reduce, weight)
 
 
 def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
@@ -167,7 +170,7 @@ def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
         raise ValueError(f"unknown sddmm op {op!r}; expected one of {_SDDMM_OPS}")
     if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"a and b must have the same feature shape, got {list(a.shape)} and {list(b.shape)}")
-    return _impl().sddmm(adj, a, b, op)
+    return _impl(a.device).sddmm(adj, a, b, op)
 
 
 def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
@@ -176,7 +179,7 @@ def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
     _check_adj(adj)
     _check_float(scores, "scores")
     _check_rows(scores, adj.num_edges, "scores", "one per edge")
-    return _impl().segment_softmax(adj, scores)
+    return _impl(scores.device).segment_softmax(adj, scores)
 
 
 def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
@@ -185,7 +188,7 @@ def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
     _check_float(src, "src")
     _check_rows(src, adj.num_edges, "src", "one per edge")
     _check_reduce(reduce)
-    return _impl().segment_reduce(src, adj, reduce)
+    return _impl(src.device).segment_reduce(src, adj, reduce)
 
 
 def gather(x: Tensor, index: Tensor) -> Tensor:
@@ -194,7 +197,7 @@ def gather(x: Tensor, index: Tensor) -> Tensor:
         raise TypeError("index must be an int32/int64 tensor")
     if index.numel() > 0 and (int(index.min()) < 0 or int(index.max()) >= x.size(0)):
         raise ValueError(f"index out of range for {x.size(0)} rows")
-    return _impl().gather(x, index)
+    return _impl(x.device).gather(x, index)
 
 
 def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, negative_slope: float = 0.2):
@@ -218,7 +221,7 @@ def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, neg
     _check_rows(score_dst, adj.shape[0], "score_dst", "one per target node")
     if score_dst.shape[1:] != score_src.shape[1:]:
         raise ValueError(f"score_dst must be [M, {score_src.shape[1]}], got {list(score_dst.shape)}")
-    return _impl().gat_aggregate(adj, x, score_src, score_dst, float(negative_slope))
+    return _impl(x.device).gat_aggregate(adj, x, score_src, score_dst, float(negative_slope))
 
 
 def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,
@@ -249,4 +252,4 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
         raise ValueError(f"walk_length must be >= 0, got {walk_length}")
     if not (p > 0 and q > 0):
         raise ValueError(f"p and q must be positive, got p={p}, q={q}")
-    return _impl().random_walk(adj, start, int(walk_length), float(p), float(q), int(seed))
+    return _impl(start.device).random_walk(adj, start, int(walk_length), float(p), float(q), int(seed))

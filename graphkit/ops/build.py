@@ -55,8 +55,8 @@ def build_dir(sources: List[Path]) -> Path:
     return base / "graphkit" / "kernels" / digest.hexdigest()[:16]
 
 
-def load_native() -> str:
-    """Build (first time only) and load the kernels; returns the library path."""
+def load_native() -> bool:
+    """Build (first time only) and load the kernels; returns whether the CUDA kernels are in."""
     from torch.utils.cpp_extension import CUDA_HOME, load
 
     with_cuda = torch.cuda.is_available() and CUDA_HOME is not None
@@ -69,4 +69,4 @@ def load_native() -> str:
          extra_cflags=["-O3", "-march=native", "-fopenmp-simd"],
          extra_cuda_cflags=["-O3", "--use_fast_math"] if with_cuda else None,
          build_directory=str(directory), is_python_module=False, verbose=False)
-    return str(directory)
+    return with_cuda

@@ -23,7 +23,7 @@ from ..adj import Adj
 from . import reference
 from .build import load_native
 
-load_native()
+HAS_CUDA = load_native()  # whether the CUDA kernels were built (torch with CUDA and a toolkit)
 _ops = torch.ops.graphkit
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 
@@ -259,6 +259,11 @@ torch.library.register_autograd("graphkit::gather", _gather_backward, setup_cont
 
 
 # ----------------------------------------------------------------------------- backend API
+def supports(device: torch.device) -> bool:
+    """Whether this backend has kernels for tensors on ``device``."""
+    return device.type == "cpu" or (device.type == "cuda" and HAS_CUDA)
+
+
 def _flat(t: Tensor) -> Tensor:
     """``[K, *F]`` as ``[K, prod(F)]`` (also for K == 0)."""
     return t.reshape(t.shape[0], math.prod(t.shape[1:]))
@@ -269,7 +274,8 @@ def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = No
     rowptr, col = adj.int32()  # half the index traffic of int64
     weight_t = None
     if reduce in ("sum", "mean") and (weight is None or (weight is adj.value and not weight.requires_grad)):
-        weight_t = adj.csc_weights(mean=reduce == "mean")  # cached; the backward reads them in sequence
+        weight_t = adj.csc_weights(mean=reduce == "mean", weighted=weight is not None)  # cached; read in sequence
+        weight_t = None if weight_t is None else weight_t.to(x.dtype)
     out, _ = _ops.spmm(rowptr, col, weight, _flat(x), _REDUCE[reduce], colptr, row_t, perm, weight_t)
     return out.view((adj.shape[0],) + tuple(x.shape[1:]))
 

@@ -41,6 +41,12 @@ inline int vector_width(int64_t F, const void* p) {
   return (width > 1 && F % width == 0 && aligned) ? width : 1;
 }
 
+// out[r] = reduce over entries k of ptr-row r of w(k) * x[idx ? idx[k] : k] (spmm.cu): the
+// row-split kernel behind spmm, its transpose, segment_reduce and gather's backward.
+std::tuple<at::Tensor, at::Tensor> row_reduce(const at::Tensor& ptr, const at::Tensor& idx, const at::Tensor& wperm,
+                                              const at::Tensor& weight, const at::Tensor& x, int64_t reduce,
+                                              int64_t num_entries);
+
 }  // namespace cuda
 }  // namespace graphkit
 

@@ -1,0 +1,110 @@
+// CUDA gather and random walks. A walk draws from the same counter-based SplitMix64 stream
+// (seed, walk index) as the CPU kernel, so a seed gives the same walks on either device.
+#include <torch/library.h>
+
+#include "common.cuh"
+
+namespace graphkit {
+namespace cuda {
+namespace {
+
+template <typename scalar_t, typename index_t>
+__global__ void gather_kernel(const scalar_t* __restrict__ x, const index_t* __restrict__ index,
+                              scalar_t* __restrict__ out, int64_t K, int64_t F) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= K * F) return;
+  const int64_t k = t / F, f = t % F;
+  out[t] = x[static_cast<int64_t>(index[k]) * F + f];
+}
+
+at::Tensor gather_cuda(const at::Tensor& x_in, const at::Tensor& index_in) {
+  const at::Tensor x = x_in.contiguous(), index = index_in.contiguous();
+  const int64_t K = index.numel(), F = x.size(1);
+  at::Tensor out = at::empty({K, F}, x.options());
+  if (K == 0 || F == 0) return out;
+  const at::cuda::OptionalCUDAGuard guard(x.device());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "graphkit_gather_cuda", [&] {
+    GRAPHKIT_DISPATCH_INDEX(index.scalar_type(), "graphkit_gather_cuda", [&] {
+      gather_kernel<scalar_t, index_t><<<ceil_div(K * F, 256), 256, 0, at::cuda::getCurrentCUDAStream()>>>(
+          x.data_ptr<scalar_t>(), index.data_ptr<index_t>(), out.data_ptr<scalar_t>(), K, F);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  });
+  return out;
+}
+
+struct Stream {
+  uint64_t state;
+  __device__ uint64_t next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  __device__ double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
+  __device__ int64_t below(int64_t n) { return static_cast<int64_t>(uniform() * n); }
+};
+
+template <typename index_t>
+__device__ bool has_edge(const index_t* rp, const index_t* cl, int64_t t, int64_t x) {
+  int64_t lo = rp[t], hi = rp[t + 1];
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) / 2;
+    if (cl[mid] < x) lo = mid + 1; else hi = mid;
+  }
+  return lo < rp[t + 1] && cl[lo] == x;
+}
+
+template <typename index_t>
+__global__ void walk_kernel(const index_t* __restrict__ rp, const index_t* __restrict__ cl,
+                            const int64_t* __restrict__ start, int64_t* __restrict__ out, int64_t S, int64_t L,
+                            bool biased, double inv_p, double inv_q, double bound, uint64_t seed) {
+  const int64_t w = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (w >= S) return;
+  Stream rng{seed * 0xD1B54A32D192ED03ULL ^ static_cast<uint64_t>(w) * 0x9E3779B97F4A7C15ULL};
+  int64_t* walk = out + w * L;
+  walk[0] = start[w];
+  for (int64_t s = 1; s < L; ++s) {
+    const int64_t v = walk[s - 1], b = rp[v], deg = rp[v + 1] - b;
+    if (deg == 0) { walk[s] = v; continue; }
+    int64_t x = cl[b + rng.below(deg)];
+    if (biased && s >= 2) {
+      const int64_t t = walk[s - 2];
+      while (true) {
+        const double weight = x == t ? inv_p : (has_edge(rp, cl, t, x) ? 1.0 : inv_q);
+        if (rng.uniform() * bound < weight) break;
+        x = cl[b + rng.below(deg)];
+      }
+    }
+    walk[s] = x;
+  }
+}
+
+at::Tensor random_walk_cuda(const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& start_in,
+                            int64_t walk_length, double p, double q, int64_t seed) {
+  TORCH_CHECK(walk_length >= 0 && p > 0 && q > 0, "random_walk: walk_length >= 0 and positive p, q required");
+  const at::Tensor rowptr = rowptr_in.contiguous(), col = col_in.contiguous();
+  const at::Tensor start = start_in.to(at::kLong).contiguous();
+  const int64_t S = start.numel(), L = walk_length + 1;
+  at::Tensor walks = at::empty({S, L}, start.options());
+  if (S == 0) return walks;
+  const double inv_p = 1.0 / p, inv_q = 1.0 / q, bound = std::max(std::max(inv_p, 1.0), inv_q);
+  const at::cuda::OptionalCUDAGuard guard(start.device());
+  GRAPHKIT_DISPATCH_INDEX(col.scalar_type(), "graphkit_random_walk_cuda", [&] {
+    walk_kernel<index_t><<<ceil_div(S, 128), 128, 0, at::cuda::getCurrentCUDAStream()>>>(
+        rowptr.data_ptr<index_t>(), col.data_ptr<index_t>(), start.data_ptr<int64_t>(), walks.data_ptr<int64_t>(),
+        S, L, p != 1.0 || q != 1.0, inv_p, inv_q, bound, static_cast<uint64_t>(seed));
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return walks;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(graphkit, CUDA, m) {
+  m.impl("gather", &gather_cuda);
+  m.impl("random_walk", &random_walk_cuda);
+}
+
+}  // namespace cuda
+}  // namespace graphkit

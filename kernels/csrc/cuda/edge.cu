@@ -33,25 +33,32 @@ __global__ void sddmm_kernel(const index_t* __restrict__ rowptr, const index_t* 
   }
 }
 
+// v[k, h] <- softmax of v[k, h] over the entries k in [b, e) of a row, for head h (the warp's lanes
+// stride over the entries).
+template <typename scalar_t>
+__device__ void row_softmax_in_place(scalar_t* v, int64_t b, int64_t e, int64_t H, int64_t h, int lane) {
+  using acc_t = at::opmath_type<scalar_t>;
+  acc_t mx = -std::numeric_limits<acc_t>::infinity();
+  for (int64_t k = b + lane; k < e; k += kWarp) mx = max(mx, static_cast<acc_t>(v[k * H + h]));
+  mx = warp_max(mx);
+  acc_t sum = 0;
+  for (int64_t k = b + lane; k < e; k += kWarp) sum += exp(static_cast<acc_t>(v[k * H + h]) - mx);
+  sum = warp_sum(sum);
+  for (int64_t k = b + lane; k < e; k += kWarp)
+    v[k * H + h] = static_cast<scalar_t>(exp(static_cast<acc_t>(v[k * H + h]) - mx) / sum);
+}
+
 // Softmax over the entries of each row, per head (one warp per row, lanes over entries).
 template <typename scalar_t, typename index_t>
 __global__ void softmax_kernel(const index_t* __restrict__ rowptr, const scalar_t* __restrict__ scores,
                                scalar_t* __restrict__ out, int64_t M, int64_t H) {
-  using acc_t = at::opmath_type<scalar_t>;
   const int lane = threadIdx.x % kWarp;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp;
   if (i >= M) return;
   const int64_t b = rowptr[i], e = rowptr[i + 1];
-  for (int64_t h = 0; h < H; ++h) {
-    acc_t mx = -std::numeric_limits<acc_t>::infinity();
-    for (int64_t k = b + lane; k < e; k += kWarp) mx = max(mx, static_cast<acc_t>(scores[k * H + h]));
-    mx = warp_max(mx);
-    acc_t sum = 0;
-    for (int64_t k = b + lane; k < e; k += kWarp) sum += exp(static_cast<acc_t>(scores[k * H + h]) - mx);
-    sum = warp_sum(sum);
-    for (int64_t k = b + lane; k < e; k += kWarp)
-      out[k * H + h] = static_cast<scalar_t>(exp(static_cast<acc_t>(scores[k * H + h]) - mx) / sum);
-  }
+  for (int64_t k = b * H + lane; k < e * H; k += kWarp) out[k] = scores[k];
+  __syncwarp();
+  for (int64_t h = 0; h < H; ++h) row_softmax_in_place(out, b, e, H, h, lane);
 }
 
 // grad_scores = y * (g - sum_row(y * g)), per head.
@@ -85,19 +92,12 @@ __global__ void gat_alpha_kernel(const index_t* __restrict__ rowptr, const index
   const int64_t b = rowptr[i], e = rowptr[i + 1];
   for (int64_t h = 0; h < H; ++h) {
     const acc_t d = static_cast<acc_t>(a_dst[i * H + h]);
-    acc_t mx = -std::numeric_limits<acc_t>::infinity();
     for (int64_t k = b + lane; k < e; k += kWarp) {
-      acc_t s = d + static_cast<acc_t>(a_src[static_cast<int64_t>(col[k]) * H + h]);
-      s = s > 0 ? s : s * slope;
-      alpha[k * H + h] = static_cast<scalar_t>(s);
-      mx = max(mx, s);
+      const acc_t s = d + static_cast<acc_t>(a_src[static_cast<int64_t>(col[k]) * H + h]);
+      alpha[k * H + h] = static_cast<scalar_t>(s > 0 ? s : s * slope);
     }
-    mx = warp_max(mx);
-    acc_t sum = 0;
-    for (int64_t k = b + lane; k < e; k += kWarp) sum += exp(static_cast<acc_t>(alpha[k * H + h]) - mx);
-    sum = warp_sum(sum);
-    for (int64_t k = b + lane; k < e; k += kWarp)
-      alpha[k * H + h] = static_cast<scalar_t>(exp(static_cast<acc_t>(alpha[k * H + h]) - mx) / sum);
+    __syncwarp();
+    row_softmax_in_place(alpha, b, e, H, h, lane);
   }
 }
 

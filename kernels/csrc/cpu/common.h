@@ -161,9 +161,9 @@ void weighted_row_sums(const index_t* ptr, const index_t* idx, int64_t num_rows,
     alignas(64) acc_t acc[kB];
     int32_t head_of[kB];
     const int64_t limit = ptr[r1];
-    for (int64_t f0 = 0; f0 < F; f0 += kB) {
-      const int64_t n = std::min(kB, F - f0);
-      for (int64_t i = r0; i < r1; ++i) {
+    for (int64_t i = r0; i < r1; ++i) {  // a row's blocks back to back: its gathered rows stay in cache
+      for (int64_t f0 = 0; f0 < F; f0 += kB) {
+        const int64_t n = std::min(kB, F - f0);
         accumulate_block(acc, idx, ptr[i], ptr[i + 1], limit, x, F, f0, n, w, wperm, H, head_of);
         out_block(i, f0, n, acc);
       }

@@ -194,7 +194,7 @@ def _gat_setup(ctx, inputs, output):
 
 def _gat_backward(ctx, grad_out, grad_alpha):
     rowptr, col, x, a_src, a_dst, colptr, row_t, perm, alpha = ctx.saved_tensors
-    grad_out = torch.zeros((rowptr.numel() - 1, x.shape[1]), dtype=x.dtype) if grad_out is None else grad_out
+    grad_out = x.new_zeros((rowptr.numel() - 1, x.shape[1])) if grad_out is None else grad_out
     grad_alpha = alpha.new_empty(0) if grad_alpha is None else grad_alpha
     grad_x, grad_src, grad_dst = _ops.gat_aggregate_backward(rowptr, col, x, a_src, a_dst, alpha, grad_out,
                                                              grad_alpha, ctx.negative_slope, colptr, row_t, perm)

@@ -253,3 +253,53 @@ def test_cuda_kernels_match_cpu():
     start = torch.arange(adj.shape[0])
     assert torch.equal(native.random_walk(adj.to("cuda"), start.cuda(), 10, 0.5, 2.0, seed=1).cpu(),
                        native.random_walk(adj, start, 10, 0.5, 2.0, seed=1))
+
+
+def test_kernels_run_on_torch_threads():
+    """The kernels use torch's intra-op pool: built without OpenMP they would silently run on one
+    thread (ATen's parallel_for is a header template compiled into the extension)."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert torch.ops.graphkit.threads_used(64) == 2
+        torch.set_num_threads(1)
+        assert torch.ops.graphkit.threads_used(64) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    """Rows are split among threads, never shared: 1 and 2 threads give bit-identical results."""
+    from graphkit import ops
+    g = torch.Generator().manual_seed(5)
+    n = 3000
+    weights = torch.arange(1, n + 1, dtype=torch.float).pow(-1.2)
+    dst = torch.multinomial(weights, 40_000, replacement=True, generator=g)
+    adj = Adj.from_edge_index(torch.stack([torch.randint(0, n, (40_000,), generator=g), dst]), n)
+    x = torch.randn(n, 96, generator=g, requires_grad=True)
+    w = torch.rand(adj.num_edges, 4, generator=g)
+    s_src, s_dst = torch.randn(n, 4, generator=g), torch.randn(n, 4, generator=g)
+
+    def run():
+        x.grad = None
+        outs = [ops.spmm(adj, x, reduce) for reduce in REDUCES] + [ops.spmm(adj, x.view(n, 4, 24), "sum", weight=w)]
+        outs.append(ops.gat_aggregate(adj, x.view(n, 4, 24), s_src, s_dst)[0])
+        sum(o.square().sum() for o in outs).backward()
+        walks = ops.random_walk(adj, torch.arange(n), 20, p=0.5, q=2.0, seed=3)
+        return [o.detach() for o in outs] + [x.grad.clone(), walks]
+
+    before = torch.get_num_threads()
+    previous = ops.backend()
+    try:
+        ops.use_backend("native")
+        torch.set_num_threads(1)
+        one = run()
+        torch.set_num_threads(2)
+        two = run()
+    finally:
+        torch.set_num_threads(before)
+        ops.use_backend(previous)
+    for a, b in zip(one, two):
+        assert torch.equal(a, b)

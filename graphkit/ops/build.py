@@ -16,6 +16,11 @@ from typing import List
 import torch
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+# -fopenmp: ATen's parallel_for is a header template, so it runs in parallel only when the
+# extension itself is built with OpenMP (torch's own libgomp is the runtime it finds when loaded).
+CFLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp"]
+LDFLAGS = ["-fopenmp"]
+CUDA_CFLAGS = ["-O3", "--use_fast_math"]
 
 
 def sources_dir() -> Path:
@@ -50,6 +55,7 @@ def build_dir(sources: List[Path]) -> Path:
     for path in sources + headers:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    digest.update(" ".join(CFLAGS + LDFLAGS + CUDA_CFLAGS).encode())
     digest.update(f"{torch.__version__}|{sys.version_info[:2]}|{platform.machine()}|{_cpu_model()}".encode())
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "graphkit" / "kernels" / digest.hexdigest()[:16]
@@ -66,7 +72,6 @@ def load_native() -> bool:
     if not any(directory.glob("*.so")):
         print(f"graphkit: building native kernels once into {directory} ...", file=sys.stderr, flush=True)
     load(name=f"graphkit_native_{directory.name}", sources=[str(s) for s in sources],
-         extra_cflags=["-O3", "-march=native", "-fopenmp-simd"],
-         extra_cuda_cflags=["-O3", "--use_fast_math"] if with_cuda else None,
+         extra_cflags=CFLAGS, extra_ldflags=LDFLAGS, extra_cuda_cflags=CUDA_CFLAGS if with_cuda else None,
          build_directory=str(directory), is_python_module=False, verbose=False)
     return with_cuda

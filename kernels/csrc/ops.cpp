@@ -1,9 +1,30 @@
 // The schemas of graphkit's custom operators: one definition each, implemented per device in
 // cpu/ and cuda/. Autograd and fake (meta) kernels are registered from Python
 // (graphkit/ops/native.py), so the ops also work under torch.compile.
+#include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <mutex>
+#include <set>
+
+namespace {
+
+// How many distinct threads of torch's intra-op pool run a parallel loop of n items built into
+// this library: a check that the kernels were compiled with the pool's threading (OpenMP).
+int64_t threads_used(int64_t n) {
+  std::mutex lock;
+  std::set<int> seen;
+  at::parallel_for(0, n, 1, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> guard(lock);
+    seen.insert(at::get_thread_num());
+  });
+  return static_cast<int64_t>(seen.size());
+}
+
+}  // namespace
+
 TORCH_LIBRARY(graphkit, m) {
+  m.def("threads_used(int n) -> int", &threads_used);
   // out[i] = reduce_{e in row i} w[e] * x[col[e]]; x [N, F], w [E] or [E, H] (F % H == 0).
   // reduce: 0 sum, 1 mean, 2 max, 3 min. arg [M, F] (int64, E for empty) only for max/min.
   // colptr/row_t/perm: the transpose (CSC), used only by the backward.

@@ -270,12 +270,15 @@ def _flat(t: Tensor) -> Tensor:
 
 
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
-    colptr, row_t, perm = adj.csc_int32()
     rowptr, col = adj.int32()  # half the index traffic of int64
     weight_t = None
-    if reduce in ("sum", "mean") and (weight is None or (weight is adj.value and not weight.requires_grad)):
-        weight_t = adj.csc_weights(mean=reduce == "mean", weighted=weight is not None)  # cached; read in sequence
-        weight_t = None if weight_t is None else weight_t.to(x.dtype)
+    if torch.is_grad_enabled() and x.requires_grad:  # the transpose serves only the gradient of x
+        colptr, row_t, perm = adj.csc_int32()
+        if reduce in ("sum", "mean") and (weight is None or (weight is adj.value and not weight.requires_grad)):
+            weight_t = adj.csc_weights(mean=reduce == "mean", weighted=weight is not None)  # cached; in sequence
+            weight_t = None if weight_t is None else weight_t.to(x.dtype)
+    else:
+        colptr = row_t = perm = col.new_empty(0)
     out, _ = _ops.spmm(rowptr, col, weight, _flat(x), _REDUCE[reduce], colptr, row_t, perm, weight_t)
     return out.view((adj.shape[0],) + tuple(x.shape[1:]))
 

@@ -9,6 +9,7 @@ from .. import datasets
 from ..nn.models import MODELS
 from ..tasks import NodeClassification, load_config
 from ..utils import atomic_write_text
+from .embed import add_embed_commands
 from .table import format_table
 
 DEFAULT_DATASET = "cora"
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="folder holding the raw datasets (default: $GRAPHKIT_DATA)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train_node)
+
+    add_embed_commands(sub)
     return parser
 
 

@@ -1,5 +1,5 @@
 """Small shared helpers (atomic files, seeding)."""
-from .io import atomic_save, atomic_write_text, load_checkpoint
+from .io import atomic_save, atomic_save_npy, atomic_write_text, load_checkpoint
 from .seed import seed_everything
 
-__all__ = ["atomic_save", "atomic_write_text", "load_checkpoint", "seed_everything"]
+__all__ = ["atomic_save", "atomic_save_npy", "atomic_write_text", "load_checkpoint", "seed_everything"]

@@ -34,6 +34,12 @@ def atomic_save(obj: Any, path: PathLike) -> Path:
     return _atomic(path, lambda f: torch.save(obj, f))
 
 
+def atomic_save_npy(array, path: PathLike) -> Path:
+    """``numpy.save(path, array)`` atomically (the file is complete or absent)."""
+    import numpy as np
+    return _atomic(path, lambda f: np.save(f, np.asarray(array)))
+
+
 def atomic_write_text(text: str, path: PathLike) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return _atomic(path, lambda f: f.write(text.encode("utf-8")))

@@ -1,0 +1,334 @@
+"""FastRP: Chen, Sultan, Tian, Chen & Skiena, "Fast and Accurate Network Embeddings via Very
+Sparse Random Projection", CIKM 2019 (Algorithm 1).
+
+With ``A`` the adjacency matrix, ``M = D^-1 A`` (the transition matrix, or ``A`` itself), ``R`` an
+``N x d`` very sparse random projection and ``L = diag(deg^beta)``::
+
+    N_k = M^k L R                      for k = 1 .. q
+    embedding = sum_k  w_k * normalize_rows(N_k)
+
+The powers go through graphkit's ``spmm`` in blocks of columns (the columns of a product are
+independent), so the work is multi-threaded and the memory stays near two ``N x d`` blocks.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import ops
+from ..adj import Adj
+from .graph import out_neighbour_rows
+
+# Columns per block: the unit of random-number generation and of each spmm call, so that the
+# embedding does not depend on the memory mode.
+BLOCK = 64
+_UNITS = {"": 1, "b": 1, "k": 2 ** 10, "kb": 10 ** 3, "kib": 2 ** 10, "m": 2 ** 20, "mb": 10 ** 6,
+          "mib": 2 ** 20, "g": 2 ** 30, "gb": 10 ** 9, "gib": 2 ** 30}
+
+
+def parse_bytes(value: Union[int, float, str]) -> int:
+    """``2147483648``, ``"2GiB"``, ``"512 MB"`` -> bytes."""
+    if isinstance(value, (int, float)):
+        return int(value)
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"cannot read a memory size from {value!r} (examples: 2GiB, 512MB, 1e9)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def _block_seed(seed: int, block: int) -> int:
+    return (seed * 0x9E3779B97F4A7C15 + block * 0xBF58476D1CE4E5B9 + 1) % (2 ** 63)
+
+
+def sparse_projection_block(num_rows: int, cols: int, density: float, scale: float,
+                            generator: torch.Generator, dtype: torch.dtype) -> Tensor:
+    """``[num_rows, cols]`` with each entry ``+scale`` or ``-scale`` with probability ``density / 2``
+    each, else 0 (Achlioptas / Li et al.'s very sparse projection). The nonzero positions come from
+    geometric gaps of a Bernoulli(density) process, so the cost is O(nonzeros)."""
+    total = num_rows * cols
+    out = torch.zeros(total, dtype=dtype)
+    if density >= 1.0:
+        positions = torch.arange(total)
+    else:
+        found: List[Tensor] = []
+        last = -1
+        expected = total * density
+        while last < total - 1:
+            draw = int(expected * 1.02 + 6 * math.sqrt(expected) + 64)
+            gaps = torch.empty(draw, dtype=torch.float64).geometric_(density, generator=generator).long()
+            pos = last + torch.cumsum(gaps, 0)
+            found.append(pos[pos < total])
+            last = int(pos[-1])
+        positions = torch.cat(found)
+    signs = torch.randint(0, 2, (positions.numel(),), generator=generator, dtype=torch.int8)
+    out[positions] = (signs.to(dtype) * 2 - 1) * scale
+    return out.view(num_rows, cols)
+
+
+class FastRP:
+    """Fast Random Projection node embeddings with the scikit-learn estimator contract.
+
+    Args:
+        dim: embedding size ``d``.
+        weights: ``w_1 .. w_q``, the weight of each power ``M^k`` (the paper's ``alpha_k``); the
+            number of weights is the number of powers. The paper's BlogCatalog setting is
+            ``(1, 1, 7.81, 45.28)``.
+        normalization_strength: ``beta``, the exponent of the degree re-weighting ``L = D^beta``
+            (the paper uses negative values, e.g. -0.628, to damp high-degree nodes).
+        projection: ``"sparse"`` (very sparse, entries ``+-sqrt(s/d)``) or ``"gaussian"``
+            (``N(0, 1/d)``).
+        density: nonzero fraction ``1/s`` of the sparse projection: ``"auto"`` is ``1/sqrt(N)``
+            (the paper's choice, as scikit-learn's SparseRandomProjection), or a number such as 1/3.
+        input_matrix: ``"transition"`` (``M = D^-1 A``) or ``"adjacency"`` (``M = A``).
+        normalize_powers: L2-normalise the rows of each power before the weighted sum (the paper).
+        self_influence: weight of the initial (power 0) vectors ``L R``, as Neo4j GDS's
+            ``nodeSelfInfluence``; 0 in the paper.
+        property_dim: with node features given to :meth:`fit`, the last ``property_dim``
+            dimensions of the initial vectors are a sparse random projection of the features
+            instead of random (as Neo4j GDS's ``propertyDimension``).
+        memory_budget: bytes (or ``"2GiB"``) the dense ``N x d`` work may take. Within it the powers
+            are kept in one result block plus one working block; below that the columns are processed
+            block by block in two passes (row norms first), which takes twice the products.
+        seed: the projection is a function of the seed (identical embeddings for the same seed).
+        dtype: ``torch.float32`` (default) or ``torch.float64``.
+        progress: show a progress bar.
+
+    Attributes (after :meth:`fit`):
+        embedding_: ``[N, d]`` numpy array.
+        density_: the density used.
+        two_pass_: whether the memory budget forced the two-pass mode.
+
+    The product is ``A @ X``: node ``u`` averages its out-neighbours (rows of ``A``), as in the paper.
+    Nodes without out-edges get a zero row (their degree re-weighting is 0 too).
+    """
+
+    def __init__(self, dim: int = 128, weights: Sequence[float] = (0.0, 1.0, 1.0),
+                 normalization_strength: float = 0.0, projection: str = "sparse",
+                 density: Union[str, float] = "auto", input_matrix: str = "transition",
+                 normalize_powers: bool = True, self_influence: float = 0.0, property_dim: int = 0,
+                 memory_budget: Optional[Union[int, str]] = None, seed: int = 0,
+                 dtype: torch.dtype = torch.float32, progress: bool = False):
+        self.dim = dim
+        self.weights = weights
+        self.normalization_strength = normalization_strength
+        self.projection = projection
+        self.density = density
+        self.input_matrix = input_matrix
+        self.normalize_powers = normalize_powers
+        self.self_influence = self_influence
+        self.property_dim = property_dim
+        self.memory_budget = memory_budget
+        self.seed = seed
+        self.dtype = dtype
+        self.progress = progress
+
+    # ------------------------------------------------------------------ scikit-learn contract
+    def fit(self, graph, features=None, num_nodes: Optional[int] = None) -> "FastRP":
+        """Compute the embedding of every node of ``graph``.
+
+        Args:
+            graph: scipy sparse ``A``, ``edge_index`` ``[2, E]``, PyG ``Data`` (its ``x`` is not used
+                unless passed as ``features``), networkx graph or :class:`graphkit.Adj`.
+            features: optional ``[N, F]`` node features (needs ``property_dim > 0``).
+            num_nodes: node count for an ``edge_index`` (default ``max id + 1``).
+        """
+        self._check_params()
+        adj = out_neighbour_rows(graph, num_nodes)
+        n = adj.shape[0]
+        if n == 0:
+            raise ValueError("the graph has no nodes")
+        x = self._check_features(features, n)
+        self.density_ = 1.0 / math.sqrt(n) if self.density == "auto" else float(self.density)
+        self.embedding_ = self._embed(adj, x).numpy()
+        return self
+
+    def transform(self, graph=None) -> np.ndarray:
+        """The fitted embedding ``[N, d]`` (FastRP is transductive: ``graph`` must be the fitted one
+        or omitted)."""
+        if not hasattr(self, "embedding_"):
+            raise RuntimeError("FastRP is not fitted yet: call fit(graph) first")
+        return self.embedding_
+
+    def fit_transform(self, graph, features=None, num_nodes: Optional[int] = None) -> np.ndarray:
+        return self.fit(graph, features, num_nodes).embedding_
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in ("dim", "weights", "normalization_strength", "projection", "density",
+                                              "input_matrix", "normalize_powers", "self_influence", "property_dim",
+                                              "memory_budget", "seed", "dtype", "progress")}
+
+    def set_params(self, **params) -> "FastRP":
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise ValueError(f"FastRP has no parameter {key!r}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        return f"FastRP(dim={self.dim}, weights={list(self.weights)}, normalization_strength=" \
+               f"{self.normalization_strength}, projection={self.projection!r}, input_matrix={self.input_matrix!r})"
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        if not isinstance(self.dim, int) or self.dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {self.dim!r}")
+        weights = list(self.weights)
+        if not weights or not all(math.isfinite(float(w)) for w in weights):
+            raise ValueError(f"weights must be a non-empty list of finite numbers, got {self.weights!r}")
+        if self.projection not in ("sparse", "gaussian"):
+            raise ValueError(f"projection must be 'sparse' or 'gaussian', got {self.projection!r}")
+        if self.input_matrix not in ("transition", "adjacency"):
+            raise ValueError(f"input_matrix must be 'transition' or 'adjacency', got {self.input_matrix!r}")
+        if self.density != "auto" and not (isinstance(self.density, (int, float)) and 0 < self.density <= 1):
+            raise ValueError(f"density must be 'auto' or a number in (0, 1], got {self.density!r}")
+        if self.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {self.dtype}")
+        if not 0 <= self.property_dim <= self.dim:
+            raise ValueError(f"property_dim must lie in [0, dim], got {self.property_dim}")
+
+    def _check_features(self, features, n: int) -> Optional[Tensor]:
+        if features is None:
+            if self.property_dim:
+                raise ValueError("property_dim > 0 needs node features: fit(graph, features=X)")
+            return None
+        if not self.property_dim:
+            raise ValueError("features were given but property_dim is 0: set property_dim to use them")
+        x = torch.as_tensor(np.asarray(features.todense() if hasattr(features, "todense") else features))
+        if x.dim() != 2 or x.shape[0] != n:
+            raise ValueError(f"features must be [N, F] with N = {n}, got shape {list(x.shape)}")
+        if not x.is_floating_point():
+            x = x.to(self.dtype)
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("features contain NaN or infinite values")
+        return x.to(self.dtype)
+
+    # ------------------------------------------------------------------ the algorithm
+    def initial_vectors(self, graph, features=None, num_nodes: Optional[int] = None) -> Tensor:
+        """The power-0 vectors ``L R`` ``[N, d]`` the embedding of this seed starts from (for
+        inspection and tests; :meth:`fit` makes them block by block)."""
+        self._check_params()
+        adj = out_neighbour_rows(graph, num_nodes)
+        x = self._check_features(features, adj.shape[0])
+        self.density_ = 1.0 / math.sqrt(adj.shape[0]) if self.density == "auto" else float(self.density)
+        _, reweight, blocks, projection_x = self._prepare(adj, x)
+        return torch.cat([self._initial_block(cols, b, adj.shape[0], reweight, x, projection_x)
+                          for b, cols in enumerate(blocks)], dim=1)
+
+    def _prepare(self, adj: Adj, x: Optional[Tensor]):
+        """The matrix ``M`` (an Adj carrying its values), the degree re-weighting ``deg^beta`` ``[N]``
+        (0 for nodes without out-edges), the column blocks and the feature projection."""
+        n, dtype = adj.shape[0], self.dtype
+        rows = adj.rowptr.diff()
+        if adj.value is None:
+            degree = rows.to(torch.float64)
+        else:
+            degree = torch.zeros(n, dtype=torch.float64).index_add_(0, adj.row, adj.value.to(torch.float64))
+        if self.input_matrix == "transition":
+            entry_degree = degree.repeat_interleave(rows)
+            value = adj.value.to(torch.float64) if adj.value is not None else torch.ones_like(entry_degree)
+            matrix = adj.with_value((value / entry_degree).to(dtype))
+        else:
+            matrix = adj.with_value(None if adj.value is None else adj.value.to(dtype))
+        positive = degree > 0
+        reweight = torch.zeros(n, dtype=torch.float64)
+        reweight[positive] = degree[positive].pow(float(self.normalization_strength))
+        blocks = [(c0, min(c0 + BLOCK, self.dim)) for c0 in range(0, self.dim, BLOCK)]
+        projection_x = self._feature_projection(x) if x is not None else None
+        return matrix, reweight.to(dtype), blocks, projection_x
+
+    def _embed(self, adj: Adj, x: Optional[Tensor]) -> Tensor:
+        n, d, dtype = adj.shape[0], self.dim, self.dtype
+        matrix, reweight, blocks, projection_x = self._prepare(adj, x)
+
+        def initial(b: int) -> Tensor:
+            return self._initial_block(blocks[b], b, n, reweight, x, projection_x)
+
+        weights = [float(self.self_influence)] + [float(w) for w in self.weights]  # power 0 .. q
+        itemsize = torch.empty(0, dtype=dtype).element_size()
+        one_pass = 2 * n * d * itemsize + 2 * n * BLOCK * itemsize
+        budget = None if self.memory_budget is None else parse_bytes(self.memory_budget)
+        self.two_pass_ = budget is not None and one_pass > budget
+        if self.two_pass_ and n * d * itemsize + 3 * n * BLOCK * itemsize > budget:
+            raise ValueError(f"memory_budget {budget:,} bytes is below what FastRP needs for {n:,} nodes x {d} "
+                             f"dimensions: the result alone is {n * d * itemsize:,} bytes (plus "
+                             f"{3 * n * BLOCK * itemsize:,} of working blocks)")
+        from tqdm.auto import tqdm
+        steps = len(blocks) * (len(weights) - 1) * (2 if self.two_pass_ else 1)
+        bar = tqdm(total=steps, desc="FastRP", unit="block", disable=not self.progress)
+        with torch.no_grad():
+            out = torch.zeros(n, d, dtype=dtype)
+            if self.two_pass_:
+                self._two_pass(matrix, blocks, initial, weights, out, bar)
+            else:
+                self._one_pass(matrix, blocks, initial, weights, out, bar)
+        bar.close()
+        return out
+
+    def _initial_block(self, cols, b: int, n: int, reweight: Tensor, x: Optional[Tensor],
+                       projection_x: Optional[Tensor]) -> Tensor:
+        """Columns ``cols = (c0, c1)`` of the initial vectors ``L R``: ``[N, c1 - c0]``, drawn from
+        block ``b``'s own random stream (so any column block can be made on its own)."""
+        (c0, c1), d, dtype = cols, self.dim, self.dtype
+        gen = torch.Generator().manual_seed(_block_seed(int(self.seed), b))
+        if self.projection == "sparse":
+            scale = math.sqrt(1.0 / self.density_) / math.sqrt(d)
+            r = sparse_projection_block(n, c1 - c0, self.density_, scale, gen, dtype)
+        else:
+            r = torch.randn(n, c1 - c0, generator=gen, dtype=dtype) / math.sqrt(d)
+        first_property = d - self.property_dim
+        if projection_x is not None and c1 > first_property:
+            lo = max(c0, first_property)
+            r[:, lo - c0:] = x @ projection_x[:, lo - first_property:c1 - first_property]
+        return r.mul_(reweight.unsqueeze(1))
+
+    def _feature_projection(self, x: Tensor) -> Tensor:
+        """``[F, property_dim]`` very sparse projection of the features (density ``1/sqrt(F)``)."""
+        f = x.shape[1]
+        density = 1.0 / math.sqrt(max(f, 1))
+        gen = torch.Generator().manual_seed(_block_seed(int(self.seed), -1))
+        return sparse_projection_block(f, self.property_dim, density,
+                                       math.sqrt(1.0 / density) / math.sqrt(self.property_dim), gen, self.dtype)
+
+    def _scales(self, squared_norms: Tensor, weight: float) -> Tensor:
+        if not self.normalize_powers:
+            return torch.full_like(squared_norms, weight)
+        return weight / squared_norms.sqrt().clamp(min=1e-12)
+
+    def _one_pass(self, matrix: Adj, blocks, initial, weights: List[float], out: Tensor, bar) -> None:
+        current = [initial(b) for b in range(len(blocks))]
+        for k, weight in enumerate(weights):
+            if k > 0:
+                for b in range(len(blocks)):
+                    current[b] = ops.spmm(matrix, current[b], "sum", weight=matrix.value)
+                    bar.update()
+            if weight == 0.0:
+                continue
+            squared = sum(block.square().sum(1) for block in current)
+            scale = self._scales(squared, weight).unsqueeze(1)
+            for (c0, c1), block in zip(blocks, current):
+                out[:, c0:c1].addcmul_(block, scale)
+
+    def _two_pass(self, matrix: Adj, blocks, initial, weights: List[float], out: Tensor, bar) -> None:
+        n = out.shape[0]
+        squared = torch.zeros(len(weights), n, dtype=out.dtype)
+        for b in range(len(blocks)):  # pass 1: the row norms of every power
+            block = initial(b)
+            squared[0] += block.square().sum(1)
+            for k in range(1, len(weights)):
+                block = ops.spmm(matrix, block, "sum", weight=matrix.value)
+                squared[k] += block.square().sum(1)
+                bar.update()
+        scales = [self._scales(squared[k], w).unsqueeze(1) for k, w in enumerate(weights)]
+        for b, (c0, c1) in enumerate(blocks):  # pass 2: the same products, now weighted into the result
+            block = initial(b)
+            for k, weight in enumerate(weights):
+                if k > 0:
+                    block = ops.spmm(matrix, block, "sum", weight=matrix.value)
+                    bar.update()
+                if weight != 0.0:
+                    out[:, c0:c1].addcmul_(block, scales[k])

@@ -13,8 +13,9 @@ On BlogCatalog the embeddings of graphkit and of the scipy version are also scor
 DeepWalk protocol (10/50/90 %, ``--f1-repeats`` shuffles, C = 1).
 
 node2vec (Grover & Leskovec, KDD 2016) on BlogCatalog, p = q = 0.25, d = 128, 10 walks of 80,
-window 10, 1 epoch: graphkit (own walk op + gensim skip-gram) against PecanPy's SparseOTF mode
-(when ``pecanpy`` is installed), walks and training timed apart, Macro/Micro-F1 at 50 %.
+window 10, 1 epoch: graphkit's walk op with its own skip-gram kernel (``graphkit-native``) and with
+gensim's Word2Vec (``graphkit-gensim``) against PecanPy's SparseOTF mode (when ``pecanpy`` is
+installed), walks and training timed apart, Macro/Micro-F1 at 50 % (5 shuffles, C = 1).
 
     python benchmarks/bench_embeddings.py                       # everything (about 15 minutes)
     python benchmarks/bench_embeddings.py --graphs blogcatalog --skip-node2vec
@@ -157,9 +158,9 @@ def node2vec_child(impl: str, threads: int) -> dict:
     a, labels = load_graph("blogcatalog")
     settings = dict(p=0.25, q=0.25, dim=128, walk_length=80, walks_per_node=10, window=10, epochs=1)
     start = time.perf_counter()
-    if impl == "graphkit":
+    if impl.startswith("graphkit"):
         from graphkit.embed import Node2Vec
-        model = Node2Vec(**settings, seed=0, workers=threads)
+        model = Node2Vec(**settings, seed=0, workers=threads, trainer=impl.split("-")[1])
         emb = model.fit_transform(a)
         walk_s, train_s = model.walk_seconds_, model.train_seconds_
     else:
@@ -274,7 +275,7 @@ def main() -> None:
                     print(f"  {100 * r['train_ratio']:3.0f} %  Micro {r['micro_f1']['mean']:.4f} ± "
                           f"{r['micro_f1']['std']:.4f}  Macro {r['macro_f1']['mean']:.4f} ± {r['macro_f1']['std']:.4f}")
     if not args.skip_node2vec:
-        for impl in ("graphkit", "pecanpy"):
+        for impl in ("graphkit-native", "graphkit-gensim", "pecanpy"):
             if impl == "pecanpy":
                 try:
                     import pecanpy  # noqa: F401
@@ -283,7 +284,7 @@ def main() -> None:
                     continue
             row = {"impl": impl, **_run(args, "--node2vec-child", impl)}
             node2vec.append(row)
-            print(f"node2vec {impl:9s} {row.get('seconds', float('nan')):7.1f} s (walks {row.get('walk_seconds', 0):.1f}, "
+            print(f"node2vec {impl:15s} {row.get('seconds', float('nan')):7.1f} s (walks {row.get('walk_seconds', 0):.1f}, "
                   f"train {row.get('train_seconds', 0):.1f}), Macro-F1 50 % "
                   f"{row.get('macro_f1_50', {}).get('mean', float('nan')):.4f}", flush=True)
     import torch

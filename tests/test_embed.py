@@ -239,19 +239,29 @@ def test_node2vec_walks_follow_edges_and_repeat_with_the_seed():
     assert not torch.equal(walks, Node2Vec(walk_length=12, walks_per_node=3, p=0.25, q=4.0, seed=10).walks(g))
 
 
-def test_node2vec_separates_communities_and_is_reproducible_with_one_worker():
+@pytest.mark.parametrize("trainer", ["native", "gensim"])
+def test_node2vec_separates_communities_and_is_reproducible_with_one_worker(trainer):
     from graphkit.embed import Node2Vec
     g = nx.planted_partition_graph(2, 60, 0.3, 0.01, seed=3)
     labels = np.array([0] * 60 + [1] * 60)
-    make = lambda: Node2Vec(dim=16, walk_length=40, walks_per_node=10, window=5, epochs=3, workers=1, seed=4)  # noqa: E731
+    make = lambda: Node2Vec(dim=16, walk_length=40, walks_per_node=10, window=5, epochs=3, workers=1, seed=4,  # noqa: E731
+                            trainer=trainer)
     emb = make().fit_transform(g)
     assert emb.shape == (120, 16) and np.array_equal(emb, make().fit_transform(g))
     result = node_classification_f1(emb, labels, train_ratios=[0.5], repeats=3, seed=0)
     assert result["results"][0]["micro_f1"]["mean"] > 0.9
 
 
-@pytest.mark.parametrize("params", [{"dim": 0}, {"walk_length": 0}, {"p": 0.0}, {"q": -1.0}, {"negative": -1}])
+@pytest.mark.parametrize("params", [{"dim": 0}, {"walk_length": 0}, {"p": 0.0}, {"q": -1.0}, {"negative": -1},
+                                    {"trainer": "word2vec"}])
 def test_node2vec_bad_parameters(params):
     from graphkit.embed import Node2Vec
     with pytest.raises(ValueError):
         Node2Vec(**params).fit(nx.path_graph(5))
+
+
+def test_sgns_kernel_rejects_out_of_range_walks():
+    pytest.importorskip("graphkit.ops.native")
+    walks = torch.tensor([[0, 1, 5]])
+    with pytest.raises(RuntimeError, match="outside"):
+        torch.ops.graphkit.sgns_train(walks, 3, 8, 2, 2, 1, 0.025, 0.0001, 1e-3, 0)

@@ -2,8 +2,9 @@
 
 Second-order p/q-biased random walks from graphkit's own ``random_walk`` op (rejection
 sampling, no alias tables: memory O(E); parallel over start nodes; a function of the seed), then
-skip-gram with negative sampling over the walks, trained by gensim's ``Word2Vec`` (Mikolov et
-al.'s algorithm in optimised C, multi-threaded).
+skip-gram with negative sampling over the walks (Mikolov et al., NIPS 2013), trained by graphkit's
+own ``sgns_train`` kernel (word2vec.c's algorithm on the walk tensor itself, Hogwild threads) or by
+gensim's ``Word2Vec`` (same algorithm and defaults; it needs the walks as lists of strings).
 """
 from __future__ import annotations
 
@@ -33,17 +34,20 @@ class Node2Vec:
         workers: training threads (default: torch's intra-op thread count). With more than one
             worker the skip-gram updates are asynchronous (Hogwild), so embeddings vary slightly
             between runs even with the same seed; ``workers=1`` makes them reproducible.
-        progress: progress bars for the walks and the training.
+        trainer: ``"auto"`` (the native kernel when graphkit's kernels load, else gensim),
+            ``"native"`` or ``"gensim"``. Both use word2vec's defaults: learning rate 0.025 decaying
+            to 0.0001, subsampling threshold 1e-3, unigram^0.75 negatives.
+        progress: progress bars for the walks.
 
     Attributes (after :meth:`fit`):
         embedding_: ``[N, dim]`` float32 numpy array (row ``i`` = node ``i``; nodes that no walk
             visits, which cannot happen since every node starts walks, would be zero).
-        walk_seconds_, train_seconds_: time of the two stages.
+        walk_seconds_, train_seconds_: time of the two stages; trainer_: the skip-gram trainer used.
     """
 
     def __init__(self, dim: int = 128, walk_length: int = 80, walks_per_node: int = 10, p: float = 1.0,
                  q: float = 1.0, window: int = 10, negative: int = 5, epochs: int = 1, seed: int = 0,
-                 workers: Optional[int] = None, progress: bool = False):
+                 workers: Optional[int] = None, trainer: str = "auto", progress: bool = False):
         self.dim = dim
         self.walk_length = walk_length
         self.walks_per_node = walks_per_node
@@ -54,6 +58,7 @@ class Node2Vec:
         self.epochs = epochs
         self.seed = seed
         self.workers = workers
+        self.trainer = trainer
         self.progress = progress
 
     def _check_params(self) -> None:
@@ -63,6 +68,8 @@ class Node2Vec:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.negative, int) or self.negative < 0:
             raise ValueError(f"negative must be a non-negative integer, got {self.negative!r}")
+        if self.trainer not in ("auto", "native", "gensim"):
+            raise ValueError(f"trainer must be 'auto', 'native' or 'gensim', got {self.trainer!r}")
         if not (self.p > 0 and self.q > 0):
             raise ValueError(f"p and q must be positive, got p={self.p}, q={self.q}")
 
@@ -102,8 +109,22 @@ class Node2Vec:
         return self
 
     def _skip_gram(self, walks: Tensor, n: int) -> np.ndarray:
-        from gensim.models import Word2Vec
         workers = self.workers or torch.get_num_threads() or os.cpu_count() or 1
+        trainer = self.trainer
+        if trainer == "auto":
+            trainer = "native" if ops.backend() != "reference" and _native_loads() else "gensim"
+        self.trainer_ = trainer
+        if trainer == "native":
+            _native_loads(strict=True)
+            before = torch.get_num_threads()
+            torch.set_num_threads(workers)
+            try:
+                vectors = torch.ops.graphkit.sgns_train(walks, n, self.dim, self.window, self.negative, self.epochs,
+                                                        0.025, 0.0001, 1e-3, int(self.seed))
+            finally:
+                torch.set_num_threads(before)
+            return vectors.numpy()
+        from gensim.models import Word2Vec
         names = np.array([str(i) for i in range(n)], dtype=object)
         sentences = names[walks.numpy()].tolist()  # gensim's vocabulary takes string tokens
         model = Word2Vec(sentences, vector_size=self.dim, window=self.window, min_count=0, sg=1, hs=0,
@@ -120,3 +141,14 @@ class Node2Vec:
 
     def fit_transform(self, graph, num_nodes: Optional[int] = None) -> np.ndarray:
         return self.fit(graph, num_nodes).embedding_
+
+
+def _native_loads(strict: bool = False) -> bool:
+    """Whether graphkit's native kernels are built and loaded (building them on first use)."""
+    try:
+        from ..ops import native  # noqa: F401
+        return True
+    except Exception:
+        if strict:
+            raise
+        return False

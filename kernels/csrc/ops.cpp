@@ -65,6 +65,11 @@ TORCH_LIBRARY(graphkit, m) {
   // every start node; node2vec's p/q bias by rejection sampling (no alias tables). A node without
   // neighbours repeats itself. Walk w draws from its own counter-based stream (seed, w), so the
   // result does not depend on the thread count. Returns [S, walk_length + 1] int64.
+  // Skip-gram with negative sampling over walks [W, L] (node ids < num_nodes), word2vec.c's
+  // algorithm (window shrinking, unigram^0.75 negatives, subsampling, linear learning-rate decay),
+  // Hogwild over threads. Returns the input vectors [num_nodes, dim] float32.
+  m.def("sgns_train(Tensor walks, int num_nodes, int dim, int window, int negative, int epochs, "
+        "float alpha, float min_alpha, float sample, int seed) -> Tensor");
   m.def("random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, float p, float q, "
         "int seed) -> Tensor");
 }

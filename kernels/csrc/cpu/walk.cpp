@@ -13,19 +13,6 @@
 namespace graphkit {
 namespace {
 
-// SplitMix64: a small counter-based generator; one independent stream per walk.
-struct Stream {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }  // [0, 1)
-  int64_t below(int64_t n) { return static_cast<int64_t>(uniform() * n); }
-};
-
 template <typename index_t>
 bool has_edge(const index_t* rp, const index_t* cl, int64_t t, int64_t x) {
   return std::binary_search(cl + rp[t], cl + rp[t + 1], static_cast<index_t>(x));

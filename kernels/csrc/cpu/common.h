@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include "../dispatch.h"
+#include "../walk_step.h"  // Stream
 
 #include <algorithm>
 #include <type_traits>
@@ -170,18 +171,5 @@ void weighted_row_sums(const index_t* ptr, const index_t* idx, int64_t num_rows,
     }
   });
 }
-
-// SplitMix64: a small counter-based generator (one independent stream per walk or per task).
-struct Stream {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }  // [0, 1)
-  int64_t below(int64_t n) { return static_cast<int64_t>(uniform() * n); }
-};
 
 }  // namespace graphkit

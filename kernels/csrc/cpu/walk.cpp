@@ -1,22 +1,15 @@
-// Uniform and node2vec (p, q) random walks, parallel over walks. node2vec's second-order bias
-// (Grover & Leskovec, KDD 2016, sec. 3.2.2) is sampled by rejection (as KnightKing does): draw a
-// neighbour x of v uniformly and accept it with probability  (1/p if x == t, 1 if x is a
-// neighbour of t, 1/q otherwise) / max(1/p, 1, 1/q), where t is the previous node. Membership
-// is a binary search in t's sorted row, so memory stays O(E).
+// Uniform and node2vec (p, q) random walks, parallel over walks; the walk itself is
+// walk_step.h's, shared with the CUDA kernel.
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cstdint>
 
+#include "../walk_step.h"
 #include "common.h"
 
 namespace graphkit {
 namespace {
-
-template <typename index_t>
-bool has_edge(const index_t* rp, const index_t* cl, int64_t t, int64_t x) {
-  return std::binary_search(cl + rp[t], cl + rp[t + 1], static_cast<index_t>(x));
-}
 
 at::Tensor random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& start_in,
                            int64_t walk_length, double p, double q, int64_t seed) {
@@ -35,25 +28,8 @@ at::Tensor random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in
     const int64_t* st = start.data_ptr<int64_t>();
     int64_t* out = walks.data_ptr<int64_t>();
     at::parallel_for(0, S, 256, [&](int64_t w0, int64_t w1) {
-      for (int64_t w = w0; w < w1; ++w) {
-        Stream rng{static_cast<uint64_t>(seed) * 0xD1B54A32D192ED03ULL ^ static_cast<uint64_t>(w) * 0x9E3779B97F4A7C15ULL};
-        int64_t* walk = out + w * L;
-        walk[0] = st[w];
-        for (int64_t s = 1; s < L; ++s) {
-          const int64_t v = walk[s - 1], b = rp[v], deg = rp[v + 1] - b;
-          if (deg == 0) { walk[s] = v; continue; }
-          int64_t x = cl[b + rng.below(deg)];
-          if (biased && s >= 2) {
-            const int64_t t = walk[s - 2];
-            while (true) {
-              const double weight = x == t ? inv_p : (has_edge(rp, cl, t, x) ? 1.0 : inv_q);
-              if (rng.uniform() * bound < weight) break;
-              x = cl[b + rng.below(deg)];
-            }
-          }
-          walk[s] = x;
-        }
-      }
+      for (int64_t w = w0; w < w1; ++w)
+        walk_one(rp, cl, st[w], out + w * L, L, biased, inv_p, inv_q, bound, static_cast<uint64_t>(seed), w);
     });
   });
   return walks;

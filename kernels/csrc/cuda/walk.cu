@@ -2,6 +2,7 @@
 // (seed, walk index) as the CPU kernel, so a seed gives the same walks on either device.
 #include <torch/library.h>
 
+#include "../walk_step.h"
 #include "common.cuh"
 
 namespace graphkit {
@@ -33,51 +34,13 @@ at::Tensor gather_cuda(const at::Tensor& x_in, const at::Tensor& index_in) {
   return out;
 }
 
-struct Stream {
-  uint64_t state;
-  __device__ uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  __device__ double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
-  __device__ int64_t below(int64_t n) { return static_cast<int64_t>(uniform() * n); }
-};
-
-template <typename index_t>
-__device__ bool has_edge(const index_t* rp, const index_t* cl, int64_t t, int64_t x) {
-  int64_t lo = rp[t], hi = rp[t + 1];
-  while (lo < hi) {
-    const int64_t mid = (lo + hi) / 2;
-    if (cl[mid] < x) lo = mid + 1; else hi = mid;
-  }
-  return lo < rp[t + 1] && cl[lo] == x;
-}
-
 template <typename index_t>
 __global__ void walk_kernel(const index_t* __restrict__ rp, const index_t* __restrict__ cl,
                             const int64_t* __restrict__ start, int64_t* __restrict__ out, int64_t S, int64_t L,
                             bool biased, double inv_p, double inv_q, double bound, uint64_t seed) {
   const int64_t w = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (w >= S) return;
-  Stream rng{seed * 0xD1B54A32D192ED03ULL ^ static_cast<uint64_t>(w) * 0x9E3779B97F4A7C15ULL};
-  int64_t* walk = out + w * L;
-  walk[0] = start[w];
-  for (int64_t s = 1; s < L; ++s) {
-    const int64_t v = walk[s - 1], b = rp[v], deg = rp[v + 1] - b;
-    if (deg == 0) { walk[s] = v; continue; }
-    int64_t x = cl[b + rng.below(deg)];
-    if (biased && s >= 2) {
-      const int64_t t = walk[s - 2];
-      while (true) {
-        const double weight = x == t ? inv_p : (has_edge(rp, cl, t, x) ? 1.0 : inv_q);
-        if (rng.uniform() * bound < weight) break;
-        x = cl[b + rng.below(deg)];
-      }
-    }
-    walk[s] = x;
-  }
+  walk_one(rp, cl, start[w], out + w * L, L, biased, inv_p, inv_q, bound, seed, w);
 }
 
 at::Tensor random_walk_cuda(const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& start_in,

@@ -55,10 +55,72 @@ def aggregation_table() -> str:
          f"{data['machine']}. `gat` is one head of 64 channels, `gat8` eight heads of 8.")
 
 
+def embeddings_table() -> str:
+    data = json.loads((RESULTS / "embeddings.json").read_text())
+    names = {"blogcatalog": "BlogCatalog (d 512, 4 powers)", "rmat-100k": "R-MAT 100k nodes (d 256, 3 powers)",
+             "rmat-1m": "R-MAT 1M nodes, 10M edges (d 256, 3 powers)"}
+    impls = ("graphkit", "scipy", "torch.sparse")
+
+    def cell(row):
+        if row is None:
+            return "-"
+        if row.get("status") != "ok":
+            return f"{row.get('status')} after {row.get('seconds', 0):.0f} s"
+        ratio = "" if row["impl"] == "graphkit" else f" ({row['graphkit_speedup']:.1f}x graphkit's time)"
+        return f"{row['seconds']:.2f} s, {row['peak_rss_mib'] / 1024:.2f} GiB{ratio}"
+    rows = []
+    for graph in names:
+        found = {r["impl"]: r for r in data["fastrp"] if r["graph"] == graph}
+        if found:
+            rows.append([names[graph]] + [cell(found.get(impl)) for impl in impls])
+    parts = ["FastRP, seconds and peak memory of the process (graph loaded, imports and kernels warm):\n\n",
+             markdown(["graph", "graphkit", "paper's code (scipy)", "torch.sparse"], rows)]
+    for path in sorted(RESULTS.glob("embeddings-limit-*.json")):  # the same runs under a tighter limit
+        limited = json.loads(path.read_text())
+        runs = "; ".join(f"{r['impl']} {r['graph']}: " + (f"ok, {r['seconds']:.2f} s, {r['peak_rss_mib'] / 1024:.2f} GiB"
+                                                          if r.get("status") == "ok" else r.get("status", "?"))
+                         for r in limited["fastrp"])
+        parts.append(f"\n\nUnder a {limited['memory_limit']} address-space limit (`--memory-limit "
+                     f"{limited['memory_limit']}`, `{path.relative_to(ROOT)}`): {runs}.")
+    for impl, report in data.get("fastrp_f1", {}).items():
+        authors = report.get("authors", {})
+        if not authors.get("results"):
+            continue
+        f1_rows = [[f"{100 * r['train_ratio']:g} %",
+                    f"{r['micro_f1']['mean']:.4f} ± {r['micro_f1']['std']:.4f}",
+                    f"{r['macro_f1']['mean']:.4f} ± {r['macro_f1']['std']:.4f}",
+                    f"{r['notebook']['micro_f1']:.4f} / {r['notebook']['macro_f1']:.4f}",
+                    f"{r['notebook']['micro_diff']:+.4f} / {r['notebook']['macro_diff']:+.4f}"]
+                   for r in authors["results"]]
+        plain = {r["train_ratio"]: r for r in report.get("plain", {}).get("results", [])}
+        for row, r in zip(f1_rows, authors["results"]):
+            q = plain.get(r["train_ratio"])
+            row.append("-" if q is None else f"{q['micro_f1']['mean']:.4f} / {q['macro_f1']['mean']:.4f}")
+        parts += [f"\n\nBlogCatalog F1 of the {impl} FastRP embedding ({authors['repeats']} shuffles; the "
+                  f"authors' scoring: standardised columns, C = 0.1, penalised intercept):\n\n",
+                  markdown(["train ratio", "Micro-F1", "Macro-F1", "notebook", "difference", "raw, C = 1"],
+                           f1_rows)]
+    if data.get("node2vec"):
+        n2v = [[r["impl"], f"{r['seconds']:.1f}", f"{r['walk_seconds']:.1f}", f"{r['train_seconds']:.1f}",
+                f"{r['peak_rss_mib'] / 1024:.2f}", f"{r['micro_f1_50']['mean']:.4f}",
+                f"{r['macro_f1_50']['mean']:.4f} ± {r['macro_f1_50']['std']:.4f}"]
+               for r in data["node2vec"] if "seconds" in r]
+        parts += ["\n\nnode2vec on BlogCatalog (p = q = 0.25, d 128, 10 walks of 80, window 10, 1 epoch; F1 at "
+                  "50 %, 5 shuffles, C = 1):\n\n",
+                  markdown(["implementation", "seconds", "walks", "skip-gram", "peak GiB", "Micro-F1",
+                            "Macro-F1"], n2v)]
+    machine = data["machine"]
+    parts.append(f"\n\nProduced by `python benchmarks/bench_embeddings.py` (`benchmarks/results/embeddings.json`): "
+                 f"torch {machine['torch']}, {machine['threads']} threads, every run in its own process under a "
+                 f"{data['memory_limit']} address-space limit.")
+    return "".join(parts)
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
-    for name, render in (("accuracy", accuracy_table), ("models", models_table), ("aggregation", aggregation_table)):
+    for name, render in (("accuracy", accuracy_table), ("models", models_table), ("aggregation", aggregation_table),
+                         ("embeddings", embeddings_table)):
         if not (RESULTS / f"{name}.json").exists():
             continue
         pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S)

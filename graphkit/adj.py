@@ -87,13 +87,15 @@ class Adj:
 
     Attributes:
         rowptr: ``[num_dst + 1]`` int64 row pointers.
-        col: ``[E]`` int64 source node of each stored entry, sorted within rows.
+        col: ``[E]`` int64 source node of each stored entry, sorted within rows. A graph built
+            from int32 columns keeps them as they are (the native kernels read int32, so a large
+            graph from scipy never holds an int64 copy); ``col`` makes the int64 one on first use.
         value: ``[E]`` optional edge weights in CSR order (``None`` = all ones).
         perm: ``[E]`` position in the input edge list of each CSR entry (for permuting
             edge attributes given in ``edge_index`` order), or ``None`` when built from CSR.
     """
 
-    __slots__ = ("rowptr", "col", "value", "perm", "shape", "_cache", "__weakref__")
+    __slots__ = ("rowptr", "_col", "value", "perm", "shape", "_cache", "__weakref__")
 
     def __init__(self, rowptr: Tensor, col: Tensor, value: Optional[Tensor] = None,
                  shape: Optional[Tuple[int, int]] = None, perm: Optional[Tensor] = None):
@@ -104,7 +106,7 @@ class Adj:
         if value is not None and value.shape[0] != col.numel():
             raise ValueError(f"value has {value.shape[0]} entries but the graph has {col.numel()} edges")
         self.rowptr = rowptr.long()
-        self.col = col.long()
+        self._col = col if col.dtype == torch.int32 else col.long()
         self.value = value
         self.perm = perm
         self.shape = (int(num_dst), int(num_src))
@@ -163,8 +165,15 @@ class Adj:
 
     # ------------------------------------------------------------------ basic properties
     @property
+    def col(self) -> Tensor:
+        """``[E]`` int64 source node of each stored entry."""
+        if self._col.dtype == torch.int64:
+            return self._col
+        return self._cached("col64", self._col.long)
+
+    @property
     def num_edges(self) -> int:
-        return self.col.numel()
+        return self._col.numel()
 
     @property
     def num_nodes(self) -> int:
@@ -211,7 +220,7 @@ class Adj:
         def build():
             if self.num_edges >= 2 ** 31 or max(self.shape) >= 2 ** 31:
                 return self.rowptr, self.col
-            return self.rowptr.int(), self.col.int()
+            return self.rowptr.int(), self._col if self._col.dtype == torch.int32 else self._col.int()
         return self._cached("int32", build)
 
     # ------------------------------------------------------------------ derived graphs
@@ -220,7 +229,7 @@ class Adj:
         if value is not None:
             _check_edge_weight(value, self.num_edges)
         out = Adj.__new__(Adj)
-        out.rowptr, out.col, out.value, out.perm, out.shape = self.rowptr, self.col, value, self.perm, self.shape
+        out.rowptr, out._col, out.value, out.perm, out.shape = self.rowptr, self._col, value, self.perm, self.shape
         out._cache = {k: v for k, v in self._cache.items() if k in _STRUCTURAL_KEYS}
         out._cache["structure"] = self._structure_cache()
         return out
@@ -335,11 +344,11 @@ class Adj:
 
     def to(self, device) -> "Adj":
         value = None if self.value is None else self.value.to(device)
-        return Adj(self.rowptr.to(device), self.col.to(device), value, self.shape,
+        return Adj(self.rowptr.to(device), self._col.to(device), value, self.shape,
                    None if self.perm is None else self.perm.to(device))
 
 
-_STRUCTURAL_KEYS = ("row", "in_degree", "out_degree", "int32")
+_STRUCTURAL_KEYS = ("row", "col64", "in_degree", "out_degree", "int32")
 
 
 def _check_edge_weight(edge_weight: Tensor, num_edges: int) -> None:

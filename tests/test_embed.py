@@ -61,6 +61,35 @@ def test_fastrp_matches_scipy_reference(projection, input_matrix):
         assert np.allclose(np.unique(np.abs(raw[raw != 0])), scale)
 
 
+@pytest.mark.parametrize("input_matrix", ["transition", "adjacency"])
+def test_fastrp_on_a_weighted_graph_matches_scipy_reference(input_matrix):
+    a = random_graph(n=250, directed=True)
+    a.data = np.random.default_rng(5).uniform(0.1, 3.0, a.nnz)
+    model = FastRP(dim=70, weights=[1.0, 2.0, 0.5], normalization_strength=-0.3, input_matrix=input_matrix,
+                   seed=2, dtype=torch.float64)
+    r0 = model.initial_vectors(a).numpy()
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    has_out = deg > 0
+    raw = r0[has_out] / np.power(deg[has_out], -0.3)[:, None]  # the re-weighting uses weighted degrees
+    assert np.allclose(np.unique(np.abs(raw[raw != 0])), np.sqrt(np.sqrt(250)) / np.sqrt(70))
+    assert not r0[~has_out].any()
+    np.testing.assert_allclose(model.fit_transform(a), reference_fastrp(a, r0, [1.0, 2.0, 0.5],
+                               transition=input_matrix == "transition"), rtol=1e-9, atol=1e-9)
+
+
+def test_fastrp_keeps_int32_column_ids_of_a_scipy_graph():
+    """A large scipy graph is used in place: its int32 column ids are never copied to int64."""
+    from graphkit.embed.graph import out_neighbour_rows
+    g = random_graph(n=120)
+    a = sp.csr_matrix((g.data.astype(np.float32), g.indices.astype(np.int32), g.indptr.astype(np.int32)), g.shape)
+    assert a.indices.dtype == np.int32
+    adj = out_neighbour_rows(a)
+    assert adj._col.dtype == torch.int32 and adj._col.data_ptr() == a.indices.ctypes.data
+    emb = FastRP(dim=16, weights=[1.0, 1.0], seed=0).fit_transform(adj)
+    assert "col64" not in adj._cache and np.isfinite(emb).all()
+    assert adj.col.dtype == torch.int64 and torch.equal(adj.col, torch.from_numpy(a.indices).long())
+
+
 def test_fastrp_without_normalisation_and_nodes_without_out_edges():
     a = random_graph(n=200, directed=True).tolil()
     a[7, :] = 0  # node 7 has no out-edges
@@ -146,15 +175,22 @@ def test_fastrp_rejects_nan_features_and_unfitted_transform():
 
 
 # ---------------------------------------------------------------------- evaluation protocol
-def test_one_vs_rest_solver_reaches_scikit_learns_optimum():
+@pytest.mark.parametrize("intercept", ["free", "penalized"])
+def test_one_vs_rest_solver_reaches_scikit_learns_optimum(intercept):
+    """Free intercept = scikit-learn's lbfgs objective; penalised intercept = liblinear's."""
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(400, 12)) * np.linspace(0.2, 5.0, 12)  # badly scaled columns
+    x = rng.normal(size=(400, 12)) * np.linspace(0.2, 5.0, 12) + 1.5  # badly scaled, off-centre columns
     y = (x @ rng.normal(size=(12, 3)) + rng.normal(size=(400, 3)) > 0.5)
-    w, b = fit_one_vs_rest(x, y, C=0.7)
+    w, b = fit_one_vs_rest(x, y, C=0.1, intercept=intercept)
     for j in range(3):
-        ref = LogisticRegression(C=0.7, tol=1e-10, max_iter=10_000).fit(x, y[:, j])
+        if intercept == "free":
+            ref = LogisticRegression(C=0.1, tol=1e-10, max_iter=10_000).fit(x, y[:, j])
+        else:
+            ref = LogisticRegression(C=0.1, solver="liblinear", tol=1e-10, max_iter=10_000).fit(x, y[:, j])
         np.testing.assert_allclose(w[:, j], ref.coef_[0], atol=1e-4)
         np.testing.assert_allclose(b[j], ref.intercept_[0], atol=1e-4)
+    other = fit_one_vs_rest(x, y, C=0.1, intercept="free" if intercept == "penalized" else "penalized")
+    assert np.abs(other[1] - b).max() > 1e-2  # the two objectives differ on off-centre data
 
 
 def test_top_k_predictions():
@@ -173,11 +209,32 @@ def test_node_classification_f1_on_separable_labels_and_both_solvers():
     emb = rng.normal(size=(300, 6))
     labels = rng.random((300, 5)) < 0.3
     labels[~labels.any(1), 0] = True
-    ours = node_classification_f1(emb, labels, train_ratios=[0.5], repeats=2, seed=3)
-    theirs = node_classification_f1(emb, labels, train_ratios=[0.5], repeats=2, seed=3, solver="sklearn")
-    for a, b in zip(ours["results"], theirs["results"]):
-        assert a["micro_f1"]["values"] == pytest.approx(b["micro_f1"]["values"], abs=1e-3)
-        assert a["macro_f1"]["values"] == pytest.approx(b["macro_f1"]["values"], abs=1e-3)
+    for intercept in ("penalized", "free"):
+        ours = node_classification_f1(emb, labels, train_ratios=[0.5], repeats=2, seed=3, intercept=intercept)
+        theirs = node_classification_f1(emb, labels, train_ratios=[0.5], repeats=2, seed=3, intercept=intercept,
+                                        solver="sklearn")
+        for a, b in zip(ours["results"], theirs["results"]):
+            assert a["micro_f1"]["values"] == pytest.approx(b["micro_f1"]["values"], abs=1e-3)
+            assert a["macro_f1"]["values"] == pytest.approx(b["macro_f1"]["values"], abs=1e-3)
+
+
+def test_standardize_matches_a_scikit_learn_pipeline():
+    """standardize=True is StandardScaler fitted on the training rows, then the same fit."""
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    rng = np.random.default_rng(4)
+    emb = rng.normal(size=(240, 5)) * [1.0, 10.0, 0.1, 3.0, 1.0] + [0.0, 5.0, -2.0, 0.0, 1.0]
+    emb[:, 4] = 1.0  # a constant column must not divide by zero
+    y = rng.integers(0, 3, 240)
+    ours = node_classification_f1(emb, y, train_ratios=[0.5], repeats=1, seed=2, C=0.1, standardize=True)
+    perm = np.random.default_rng(2).permutation(240)
+    train, test = perm[:120], perm[120:]
+    clf = make_pipeline(StandardScaler(), OneVsRestClassifier(
+        LogisticRegression(C=0.1, solver="liblinear", tol=1e-10))).fit(emb[train], y[train])
+    pred = clf.predict(emb[test])
+    from sklearn.metrics import f1_score
+    assert ours["results"][0]["micro_f1"]["mean"] == pytest.approx(f1_score(y[test], pred, average="micro"), abs=1e-9)
 
 
 def test_label_matrix_and_evaluation_errors():
@@ -190,6 +247,8 @@ def test_label_matrix_and_evaluation_errors():
         node_classification_f1(np.full((4, 2), np.nan), np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="train ratio"):
         node_classification_f1(np.zeros((4, 2)), np.array([0, 1, 0, 1]), train_ratios=[1.5])
+    with pytest.raises(ValueError, match="intercept"):
+        node_classification_f1(np.zeros((4, 2)), np.array([0, 1, 0, 1]), intercept="none")
 
 
 # ---------------------------------------------------------------------- real data
@@ -211,11 +270,29 @@ def test_fastrp_on_blogcatalog_end_to_end(blogcatalog, tmp_path):
     assert emb.shape == (10312, 512) and emb.dtype == np.float32 and np.isfinite(emb).all()
     report = tmp_path / "f1.json"
     assert main(["evaluate", "embedding", "--dataset", "blogcatalog", "--embedding", str(out), "--train-ratio",
-                 "0.5", "--repeats", "1", "--json", str(report), "--quiet"]) == 0
+                 "0.5", "--repeats", "1", "--C", "0.1", "--standardize", "--json", str(report), "--quiet"]) == 0
     import json
     result = json.loads(report.read_text())["results"][0]
-    # measured: Micro-F1 0.3775 / Macro-F1 0.2677 (C = 1, seed 0)
-    assert result["micro_f1"]["mean"] > 0.36 and result["macro_f1"]["mean"] > 0.25
+    # the authors' notebook: 0.4079 / 0.2797 (mean of 5 shuffles, std about 0.005); measured here
+    # 0.4059 / 0.2789 on this shuffle (seed 0)
+    assert abs(result["micro_f1"]["mean"] - 0.4079) < 0.02 and abs(result["macro_f1"]["mean"] - 0.2797) < 0.02
+
+
+NOTEBOOK_F1 = {0.1: (0.3711, 0.2315), 0.5: (0.4079, 0.2797), 0.9: (0.4251, 0.2965)}
+
+
+@pytest.mark.slow
+def test_fastrp_reproduces_the_authors_blogcatalog_f1(blogcatalog):
+    """The paper's configuration and the notebook's scoring (standardised columns, C = 0.1,
+    liblinear's penalised intercept), 10/50/90 % x 5 shuffles: within 0.01 of every figure."""
+    emb = FastRP(dim=512, weights=[1, 1, 7.81, 45.28], normalization_strength=-0.628, seed=0).fit_transform(
+        blogcatalog)
+    report = node_classification_f1(emb, blogcatalog.y, train_ratios=(0.1, 0.5, 0.9), repeats=5, seed=0, C=0.1,
+                                    standardize=True)
+    for entry in report["results"]:
+        micro, macro = NOTEBOOK_F1[entry["train_ratio"]]
+        assert abs(entry["micro_f1"]["mean"] - micro) <= 0.01, entry
+        assert abs(entry["macro_f1"]["mean"] - macro) <= 0.01, entry
 
 
 def test_evaluate_cli_errors(tmp_path, capsys):

@@ -56,13 +56,14 @@ def _cmd_evaluate_embedding(args: argparse.Namespace) -> int:
         raise ValueError(f"dataset {data.name!r} has no node labels to evaluate an embedding on")
     start = time.perf_counter()
     report = node_classification_f1(embedding, data.y, train_ratios=args.train_ratio, repeats=args.repeats,
-                                    seed=args.seed, C=args.C, solver=args.solver, n_jobs=args.jobs,
+                                    seed=args.seed, C=args.C, intercept=args.intercept,
+                                    standardize=args.standardize, solver=args.solver, n_jobs=args.jobs,
                                     progress=not args.quiet)
     seconds = time.perf_counter() - start
     rows = [[f"{100 * r['train_ratio']:g} %", f"{r['micro_f1']['mean']:.4f} ± {r['micro_f1']['std']:.4f}",
              f"{r['macro_f1']['mean']:.4f} ± {r['macro_f1']['std']:.4f}"] for r in report["results"]]
-    print(f"{path.name} on {data.name}: one-vs-rest logistic regression (C = {args.C}), {args.repeats} shuffles, "
-          f"{seconds:.1f} s")
+    print(f"{path.name} on {data.name}: one-vs-rest logistic regression (C = {args.C}, {args.intercept} intercept"
+          f"{', standardised columns' if args.standardize else ''}), {args.repeats} shuffles, {seconds:.1f} s")
     print(format_table(["train ratio", "Micro-F1", "Macro-F1"], rows))
     if args.json:
         report.update(dataset=data.name, embedding=str(path), seconds=seconds)
@@ -121,6 +122,10 @@ def add_embed_commands(sub) -> None:
     p.add_argument("--train-ratio", type=float, nargs="+", default=[0.1, 0.5, 0.9])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    p.add_argument("--intercept", choices=["penalized", "free"], default="penalized",
+                   help="penalized: liblinear's objective (DeepWalk/node2vec/FastRP scoring); free: lbfgs's")
+    p.add_argument("--standardize", action="store_true",
+                   help="centre and scale the embedding columns first (the FastRP authors' set-up, with --C 0.1)")
     p.add_argument("--solver", choices=["torch", "sklearn"], default="torch")
     p.add_argument("--jobs", type=int, default=None, help="cores for --solver sklearn")
     p.add_argument("--seed", type=int, default=0)

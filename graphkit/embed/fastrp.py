@@ -220,30 +220,30 @@ class FastRP:
                           for b, cols in enumerate(blocks)], dim=1)
 
     def _prepare(self, adj: Adj, x: Optional[Tensor]):
-        """The matrix ``M`` (an Adj carrying its values), the degree re-weighting ``deg^beta`` ``[N]``
+        """The step ``X -> M X`` (see :class:`_Step`), the degree re-weighting ``deg^beta`` ``[N]``
         (0 for nodes without out-edges), the column blocks and the feature projection."""
         n, dtype = adj.shape[0], self.dtype
-        rows = adj.rowptr.diff()
         if adj.value is None:
-            degree = rows.to(torch.float64)
-        else:
-            degree = torch.zeros(n, dtype=torch.float64).index_add_(0, adj.row, adj.value.to(torch.float64))
-        if self.input_matrix == "transition":
-            entry_degree = degree.repeat_interleave(rows)
-            value = adj.value.to(torch.float64) if adj.value is not None else torch.ones_like(entry_degree)
-            matrix = adj.with_value((value / entry_degree).to(dtype))
-        else:
-            matrix = adj.with_value(None if adj.value is None else adj.value.to(dtype))
+            degree = adj.rowptr.diff().to(torch.float64)
+        else:  # weighted out-degrees, through the same kernel (no [E] row index needed)
+            degree = ops.spmm(adj, torch.ones(n, 1, dtype=torch.float64), "sum",
+                              weight=adj.value.to(torch.float64)).view(n)
         positive = degree > 0
+        matrix = adj.with_value(None if adj.value is None else adj.value.to(dtype))
+        row_scale = None
+        if self.input_matrix == "transition":  # D^-1 A as A then a row scaling: no [E] weights for 0/1 graphs
+            row_scale = torch.zeros(n, 1, dtype=torch.float64)
+            row_scale[positive, 0] = 1.0 / degree[positive]
+            row_scale = row_scale.to(dtype)
         reweight = torch.zeros(n, dtype=torch.float64)
         reweight[positive] = degree[positive].pow(float(self.normalization_strength))
         blocks = [(c0, min(c0 + BLOCK, self.dim)) for c0 in range(0, self.dim, BLOCK)]
         projection_x = self._feature_projection(x) if x is not None else None
-        return matrix, reweight.to(dtype), blocks, projection_x
+        return _Step(matrix, row_scale), reweight.to(dtype), blocks, projection_x
 
     def _embed(self, adj: Adj, x: Optional[Tensor]) -> Tensor:
         n, d, dtype = adj.shape[0], self.dim, self.dtype
-        matrix, reweight, blocks, projection_x = self._prepare(adj, x)
+        step, reweight, blocks, projection_x = self._prepare(adj, x)
 
         def initial(b: int) -> Tensor:
             return self._initial_block(blocks[b], b, n, reweight, x, projection_x)
@@ -263,9 +263,9 @@ class FastRP:
         with torch.no_grad():
             out = torch.zeros(n, d, dtype=dtype)
             if self.two_pass_:
-                self._two_pass(matrix, blocks, initial, weights, out, bar)
+                self._two_pass(step, blocks, initial, weights, out, bar)
             else:
-                self._one_pass(matrix, blocks, initial, weights, out, bar)
+                self._one_pass(step, blocks, initial, weights, out, bar)
         bar.close()
         return out
 
@@ -299,36 +299,56 @@ class FastRP:
             return torch.full_like(squared_norms, weight)
         return weight / squared_norms.sqrt().clamp(min=1e-12)
 
-    def _one_pass(self, matrix: Adj, blocks, initial, weights: List[float], out: Tensor, bar) -> None:
+    def _one_pass(self, step: "_Step", blocks, initial, weights: List[float], out: Tensor, bar) -> None:
         current = [initial(b) for b in range(len(blocks))]
+        squared = torch.empty(out.shape[0], dtype=out.dtype)
         for k, weight in enumerate(weights):
             if k > 0:
                 for b in range(len(blocks)):
-                    current[b] = ops.spmm(matrix, current[b], "sum", weight=matrix.value)
+                    current[b] = step(current[b])
                     bar.update()
             if weight == 0.0:
                 continue
-            squared = sum(block.square().sum(1) for block in current)
+            squared.zero_()
+            for block in current:
+                squared += _row_squares(block)
             scale = self._scales(squared, weight).unsqueeze(1)
             for (c0, c1), block in zip(blocks, current):
                 out[:, c0:c1].addcmul_(block, scale)
 
-    def _two_pass(self, matrix: Adj, blocks, initial, weights: List[float], out: Tensor, bar) -> None:
+    def _two_pass(self, step: "_Step", blocks, initial, weights: List[float], out: Tensor, bar) -> None:
         n = out.shape[0]
         squared = torch.zeros(len(weights), n, dtype=out.dtype)
         for b in range(len(blocks)):  # pass 1: the row norms of every power
             block = initial(b)
-            squared[0] += block.square().sum(1)
+            squared[0] += _row_squares(block)
             for k in range(1, len(weights)):
-                block = ops.spmm(matrix, block, "sum", weight=matrix.value)
-                squared[k] += block.square().sum(1)
+                block = step(block)
+                squared[k] += _row_squares(block)
                 bar.update()
         scales = [self._scales(squared[k], w).unsqueeze(1) for k, w in enumerate(weights)]
         for b, (c0, c1) in enumerate(blocks):  # pass 2: the same products, now weighted into the result
             block = initial(b)
             for k, weight in enumerate(weights):
                 if k > 0:
-                    block = ops.spmm(matrix, block, "sum", weight=matrix.value)
+                    block = step(block)
                     bar.update()
                 if weight != 0.0:
                     out[:, c0:c1].addcmul_(block, scales[k])
+
+
+def _row_squares(block: Tensor) -> Tensor:
+    """``[N]`` squared L2 norm of each row of ``block`` ``[N, c]``, without an ``[N, c]`` temporary."""
+    return torch.linalg.vector_norm(block, 2, dim=1).square_()
+
+
+class _Step:
+    """``X -> M X`` for ``M = A`` (``row_scale`` None) or ``M = D^-1 A`` (``row_scale = 1/deg``
+    ``[N, 1]``): graphkit's spmm with the graph's own weights, then the rows scaled in place."""
+
+    def __init__(self, matrix: Adj, row_scale: Optional[Tensor]):
+        self.matrix, self.row_scale = matrix, row_scale
+
+    def __call__(self, x: Tensor) -> Tensor:
+        y = ops.spmm(self.matrix, x, "sum", weight=self.matrix.value)
+        return y if self.row_scale is None else y.mul_(self.row_scale)

@@ -45,12 +45,14 @@ def out_neighbour_rows(graph, num_nodes: Optional[int] = None) -> Adj:
             raise ValueError(f"the adjacency matrix must be square, got shape {csr.shape}")
         if not csr.has_sorted_indices:
             csr = csr.sorted_indices()
-        value = torch.from_numpy(np.asarray(csr.data, dtype=np.float32))
+        dtype = csr.data.dtype if csr.data.dtype in (np.float32, np.float64) else np.float32
+        value = torch.from_numpy(np.asarray(csr.data, dtype=dtype))
         if value.numel() and not bool(torch.isfinite(value).all()):
             raise ValueError("the adjacency matrix has NaN or infinite entries")
         value = None if bool((value == 1).all()) else value
-        return Adj(torch.from_numpy(csr.indptr.astype(np.int64)), torch.from_numpy(csr.indices.astype(np.int64)),
-                   value, csr.shape)
+        # int32 column ids are used in place (no int64 copy of the largest array)
+        col = csr.indices if csr.indices.dtype in (np.int32, np.int64) else csr.indices.astype(np.int64)
+        return Adj(torch.from_numpy(csr.indptr.astype(np.int64)), torch.from_numpy(col), value, csr.shape)
     raise TypeError(f"cannot build a graph from {type(graph).__name__}: expected a scipy sparse matrix, an "
                     "edge_index tensor, a PyG Data, a networkx graph or an Adj")
 

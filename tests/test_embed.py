@@ -301,6 +301,25 @@ def test_evaluate_cli_errors(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+def test_evaluate_cli_rejects_an_embedding_of_another_graph(blogcatalog, tmp_path, capsys):
+    from graphkit.cli.main import main
+    np.save(tmp_path / "small.npy", np.zeros((100, 8), dtype=np.float32))
+    assert main(["evaluate", "embedding", "--dataset", "blogcatalog", "--embedding", str(tmp_path / "small.npy"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "one row per" in err and "10312" in err
+
+
+def test_isolated_nodes_get_zero_vectors_not_nan():
+    a = random_graph(n=60).tolil()
+    a[5, :] = 0
+    a[:, 5] = 0  # node 5 has no edge at all
+    a = a.tocsr()
+    a.eliminate_zeros()
+    emb = FastRP(dim=32, weights=[1.0, 2.0], normalization_strength=-0.5, seed=0).fit_transform(a)
+    assert np.isfinite(emb).all() and not emb[5].any() and np.abs(emb[4]).sum() > 0
+
+
 # ---------------------------------------------------------------------- node2vec
 def test_node2vec_walks_follow_edges_and_repeat_with_the_seed():
     from graphkit.embed import Node2Vec

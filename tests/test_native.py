@@ -253,6 +253,11 @@ def test_cuda_kernels_match_cpu():
     start = torch.arange(adj.shape[0])
     assert torch.equal(native.random_walk(adj.to("cuda"), start.cuda(), 10, 0.5, 2.0, seed=1).cpu(),
                        native.random_walk(adj, start, 10, 0.5, 2.0, seed=1))
+    first, second = start, start.roll(3)
+    for which in ("common", "first_only", "second_only"):
+        on_gpu = native.neighbor_sets(adj.to("cuda"), first.cuda(), second.cuda(), which)
+        on_cpu = native.neighbor_sets(adj, first, second, which)
+        assert torch.equal(on_gpu.rowptr.cpu(), on_cpu.rowptr) and torch.equal(on_gpu.col.cpu(), on_cpu.col)
 
 
 def test_kernels_run_on_torch_threads():
@@ -288,7 +293,8 @@ def test_results_do_not_depend_on_the_thread_count():
         outs.append(ops.gat_aggregate(adj, x.view(n, 4, 24), s_src, s_dst)[0])
         sum(o.square().sum() for o in outs).backward()
         walks = ops.random_walk(adj, torch.arange(n), 20, p=0.5, q=2.0, seed=3)
-        return [o.detach() for o in outs] + [x.grad.clone(), walks]
+        sets = ops.neighbor_sets(adj, torch.arange(n), torch.arange(n).flip(0))
+        return [o.detach() for o in outs] + [x.grad.clone(), walks, sets.rowptr, sets.col]
 
     before = torch.get_num_threads()
     previous = ops.backend()
@@ -303,3 +309,13 @@ def test_results_do_not_depend_on_the_thread_count():
         ops.use_backend(previous)
     for a, b in zip(one, two):
         assert torch.equal(a, b)
+
+
+def test_neighbor_sets_op_registration():
+    """Schema, fake (data-dependent size) kernel and dispatch of neighbor_sets pass torch's opcheck."""
+    adj, g = graph(4)
+    rowptr, col = adj.int32()
+    first = torch.randint(0, adj.shape[0], (40,), generator=g)
+    second = torch.randint(0, adj.shape[0], (40,), generator=g)
+    for mode in range(3):
+        torch.library.opcheck(torch.ops.graphkit.neighbor_sets, (rowptr, col, first, second, mode))

@@ -201,3 +201,55 @@ def test_auto_backend_falls_back_to_reference_with_one_warning(monkeypatch):
     finally:
         monkeypatch.undo()
         ops.use_backend(previous)
+
+
+# ----------------------------------------------------------------------------- neighbour sets
+def naive_neighbor_sets(edge_index, num_nodes, first, second, which):
+    rows = [set() for _ in range(num_nodes)]
+    for j, i in edge_index.t().tolist():
+        rows[i].add(j)
+    out = []
+    for a, b in zip(first.tolist(), second.tolist()):
+        s = rows[a] & rows[b] if which == "common" else rows[a] - rows[b] if which == "first_only" else rows[b] - rows[a]
+        out.append(sorted(s))
+    return out
+
+
+@pytest.mark.parametrize("which", ["common", "first_only", "second_only"])
+@pytest.mark.parametrize("num_nodes,num_edges", GRAPHS)
+def test_neighbor_sets_match_python_sets(which, num_nodes, num_edges):
+    """Self-loops, duplicate edges (counted once), empty rows and a pair of a node with itself."""
+    ei = random_graph(num_nodes, num_edges, seed=num_nodes * 3 + num_edges)
+    adj = Adj.from_edge_index(ei, num_nodes)
+    g = torch.Generator().manual_seed(num_edges)
+    first = torch.randint(0, num_nodes, (57,), generator=g)
+    second = torch.randint(0, num_nodes, (57,), generator=g)
+    second[0] = first[0]
+    sets = ops.neighbor_sets(adj, first, second, which)
+    assert sets.shape == (57, num_nodes)
+    expected = naive_neighbor_sets(ei, num_nodes, first, second, which)
+    got = [sets.col[sets.rowptr[p]:sets.rowptr[p + 1]].tolist() for p in range(57)]
+    assert got == expected
+
+
+def test_neighbor_sets_aggregate_with_gradients():
+    ei = random_graph(30, 150, seed=8)
+    adj = Adj.from_edge_index(ei, 30)
+    first, second = torch.arange(30), torch.arange(30).roll(1)
+    sets = ops.neighbor_sets(adj, first, second)
+    h = torch.randn(30, 4, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(lambda t: ops.spmm(sets, t), (h,))
+    assert ops.neighbor_sets(adj, first[:0], second[:0]).shape == (0, 30)
+
+
+def test_neighbor_sets_reject_bad_input():
+    adj = Adj.from_edge_index(random_graph(10, 30, seed=1), 10)
+    ids = torch.arange(4)
+    with pytest.raises(ValueError, match="outside"):
+        ops.neighbor_sets(adj, ids, torch.tensor([0, 1, 2, 10]))
+    with pytest.raises(TypeError, match="int32/int64"):
+        ops.neighbor_sets(adj, ids.float(), ids)
+    with pytest.raises(ValueError, match="same length"):
+        ops.neighbor_sets(adj, ids, ids[:3])
+    with pytest.raises(ValueError, match="unknown neighbour set"):
+        ops.neighbor_sets(adj, ids, ids, "union")

@@ -27,9 +27,10 @@ from ..adj import Adj
 from . import reference
 
 __all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk", "gat_aggregate",
-           "register_backend", "use_backend", "backend", "REDUCTIONS"]
+           "neighbor_sets", "register_backend", "use_backend", "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
 
 REDUCTIONS = ("sum", "mean", "max", "min")
+NEIGHBOR_SETS = reference.NEIGHBOR_SETS
 _SDDMM_OPS = ("dot", "add", "mul")
 
 _BACKENDS: Dict[str, ModuleType] = {"reference": reference}
@@ -40,7 +41,7 @@ KERNEL_CHOICES = ("auto", "native", "reference")
 def register_backend(name: str, module: ModuleType) -> None:
     """Make ``module`` (defining the functions of :mod:`graphkit.ops.reference`) selectable."""
     missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk",
-                           "gat_aggregate")
+                           "gat_aggregate", "neighbor_sets")
                if not hasattr(module, f)]
     if missing:
         raise TypeError(f"backend {name!r} lacks {', '.join(missing)}")
@@ -253,3 +254,31 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
     if not (p > 0 and q > 0):
         raise ValueError(f"p and q must be positive, got p={p}, q={q}")
     return _impl(start.device).random_walk(adj, start, int(walk_length), float(p), float(q), int(seed))
+
+
+def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common") -> Adj:
+    """For each pair ``(first[p], second[p])`` of rows of ``adj``, a set of column ids, with each
+    row taken as a set: ``'common'`` (in both rows: the common neighbours of an undirected graph),
+    ``'first_only'`` or ``'second_only'`` (in one row and not the other).
+
+    The result is itself a sparse ``(P, N)`` :class:`Adj` whose row ``p`` lists pair ``p``'s ids
+    in ascending order, so ``spmm(sets, h)`` sums the embeddings of each pair's common
+    neighbours (with autograd), ``sets.in_degree()`` counts them, and ``spmm(sets, w[:, None])``
+    gives weighted counts (Adamic-Adar, resource allocation). No dense ``N x N`` is formed.
+
+    Args:
+        adj: graph of shape ``(M, N)`` with rows sorted (every :class:`Adj` is).
+        first, second: ``[P]`` int32/int64 row ids in ``[0, M)``.
+        which: one of :data:`NEIGHBOR_SETS`.
+    """
+    _check_adj(adj)
+    for t, name in ((first, "first"), (second, "second")):
+        if not isinstance(t, Tensor) or t.dtype not in (torch.int32, torch.int64) or t.dim() != 1:
+            raise TypeError(f"{name} must be a 1-D int32/int64 tensor of node ids")
+        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= adj.shape[0]):
+            raise ValueError(f"{name} contains node ids outside [0, {adj.shape[0]})")
+    if first.shape != second.shape:
+        raise ValueError(f"first and second must have the same length, got {first.numel()} and {second.numel()}")
+    if which not in NEIGHBOR_SETS:
+        raise ValueError(f"unknown neighbour set {which!r}; expected one of {NEIGHBOR_SETS}")
+    return _impl(first.device).neighbor_sets(adj, first, second, which)

@@ -90,6 +90,13 @@ def _gather_backward_fake(ptr, perm, grad):
     return grad.new_empty((ptr.shape[0] - 1, grad.shape[1]))
 
 
+@torch.library.register_fake("graphkit::neighbor_sets")
+def _neighbor_sets_fake(rowptr, col, first, second, mode):
+    ctx = torch.library.get_ctx()
+    return first.new_empty((first.shape[0] + 1,), dtype=torch.long), \
+        first.new_empty((ctx.new_dynamic_size(),), dtype=torch.long)
+
+
 @torch.library.register_fake("graphkit::random_walk")
 def _random_walk_fake(rowptr, col, start, walk_length, p, q, seed):
     return start.new_empty((start.shape[0], walk_length + 1), dtype=torch.long)
@@ -321,3 +328,9 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
                 seed: int = 0) -> Tensor:
     colptr, row_t, _ = adj.csc()  # out-neighbour lists, sorted
     return _ops.random_walk(colptr, row_t, start, walk_length, float(p), float(q), int(seed))
+
+
+def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common") -> Adj:
+    rowptr, col = adj.int32()
+    ptr, nodes = _ops.neighbor_sets(rowptr, col, first, second, reference.NEIGHBOR_SETS.index(which))
+    return Adj(ptr, nodes, None, (first.shape[0], adj.shape[1]))

@@ -238,3 +238,32 @@ def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor,
     scores = sddmm(adj, score_dst, score_src, "add")
     alpha = segment_softmax(adj, torch.nn.functional.leaky_relu(scores, negative_slope))
     return spmm(adj, x, "sum", alpha), alpha
+
+
+NEIGHBOR_SETS = ("common", "first_only", "second_only")
+
+
+def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common") -> Adj:
+    """Per-pair sets of row ids, vectorised: every entry of the two rows becomes a key
+    ``pair * N + id``; the sets are the keys of one side found (or not) among the other's."""
+    num_pairs, n = first.numel(), adj.shape[1]
+    rowptr, col = adj.rowptr, adj.col
+    first, second = first.long(), second.long()
+
+    def keys(rows: Tensor) -> Tensor:
+        counts = rowptr[rows + 1] - rowptr[rows]
+        pair = torch.repeat_interleave(torch.arange(num_pairs, device=rows.device), counts)
+        starts = torch.repeat_interleave(rowptr[rows] - torch.cumsum(counts, 0) + counts, counts)
+        entry = starts + torch.arange(pair.numel(), device=rows.device)
+        return torch.unique(pair * n + col[entry])  # sorted, repeated ids once
+
+    a, b = keys(first), keys(second)
+    if which == "common":
+        kept = a[torch.isin(a, b)]
+    elif which == "first_only":
+        kept = a[~torch.isin(a, b)]
+    else:
+        kept = b[~torch.isin(b, a)]
+    ptr = torch.zeros(num_pairs + 1, dtype=torch.long, device=first.device)
+    torch.cumsum(torch.bincount(kept // n, minlength=num_pairs), 0, out=ptr[1:])
+    return Adj(ptr, kept % n, None, (num_pairs, n))

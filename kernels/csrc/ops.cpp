@@ -72,4 +72,8 @@ TORCH_LIBRARY(graphkit, m) {
         "float alpha, float min_alpha, float sample, int seed) -> Tensor");
   m.def("random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, float p, float q, "
         "int seed) -> Tensor");
+  // For each pair p, the set of ids in CSR rows first[p] and second[p] (mode 0), in row first[p]
+  // only (1) or in row second[p] only (2), repeated ids counted once: (ptr [P+1], nodes [K]) int64,
+  // pair p's ids ascending in nodes[ptr[p]:ptr[p+1]]. Rows must be sorted.
+  m.def("neighbor_sets(Tensor rowptr, Tensor col, Tensor first, Tensor second, int mode) -> (Tensor, Tensor)");
 }

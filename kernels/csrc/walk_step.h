@@ -6,11 +6,7 @@
 #pragma once
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define GRAPHKIT_HOST_DEVICE __host__ __device__
-#else
-#define GRAPHKIT_HOST_DEVICE
-#endif
+#include "host_device.h"
 
 namespace graphkit {
 

@@ -72,8 +72,9 @@ def _cmd_evaluate_embedding(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_embed_commands(sub) -> None:
-    """Register ``embed`` and ``evaluate`` on the top-level subparsers."""
+def add_embed_commands(sub):
+    """Register ``embed`` and ``evaluate`` on the top-level subparsers; returns the ``evaluate``
+    subparsers for other tasks' evaluations."""
     embed = sub.add_parser("embed", help="compute node embeddings")
     methods = embed.add_subparsers(dest="method", required=True)
     p = methods.add_parser("fastrp", help="FastRP (Chen et al., CIKM 2019)",
@@ -133,4 +134,4 @@ def add_embed_commands(sub) -> None:
     p.add_argument("--data-root", help="folder holding the raw datasets (default: $GRAPHKIT_DATA)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_evaluate_embedding)
-
+    return what

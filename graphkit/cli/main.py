@@ -8,8 +8,9 @@ from typing import List, Optional
 from .. import datasets
 from ..nn.models import MODELS
 from ..tasks import NodeClassification, load_config
-from ..utils import atomic_write_text
 from .embed import add_embed_commands
+from .link import add_link_commands
+from .plots import plot_training_curves, write_report
 from .table import format_table
 
 DEFAULT_DATASET = "cora"
@@ -66,13 +67,7 @@ def _cmd_train_node(args: argparse.Namespace) -> int:
     print(format_table(["split", "seed", "epochs", "best epoch", "val acc %", "test acc %", "seconds"], rows))
     acc = report.test_accuracy
     print(f"test accuracy: {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} %")
-    if args.json:
-        atomic_write_text(report.to_json() + "\n", args.json)
-        print(f"wrote {args.json}")
-    if args.plot:
-        from .plots import plot_training_curves
-        plot_training_curves(report, args.plot)
-        print(f"wrote {args.plot}")
+    write_report(report, args.json, args.plot, plot_training_curves)
     return 0
 
 
@@ -106,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train_node)
 
-    add_embed_commands(sub)
+    evaluate = add_embed_commands(sub)
+    add_link_commands(tasks, evaluate)
     return parser
 
 

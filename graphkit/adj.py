@@ -224,6 +224,14 @@ class Adj:
         return self._cached("int32", build)
 
     # ------------------------------------------------------------------ derived graphs
+    def masked(self, keep: Tensor) -> "Adj":
+        """The graph with only the entries where ``keep`` ``[E]`` (bool, CSR order) is true; rows
+        stay sorted and no re-sort happens."""
+        counts = torch.bincount(self.row[keep], minlength=self.shape[0])
+        rowptr = torch.zeros(self.shape[0] + 1, dtype=torch.long, device=self.device)
+        torch.cumsum(counts, 0, out=rowptr[1:])
+        return Adj(rowptr, self.col[keep], None if self.value is None else self.value[keep], self.shape)
+
     def with_value(self, value: Optional[Tensor]) -> "Adj":
         """The same structure with other edge weights ``[E]`` (CSR order); caches are shared."""
         if value is not None:

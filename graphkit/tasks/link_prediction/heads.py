@@ -35,12 +35,7 @@ def drop_edges(adj: Adj, p: float, training: bool) -> Adj:
     """``adj`` with each stored entry dropped with probability ``p`` while training."""
     if not training or p <= 0:
         return adj
-    keep = torch.rand(adj.num_edges, device=adj.device) >= p
-    counts = torch.zeros(adj.shape[0], dtype=torch.long, device=adj.device).index_add_(
-        0, adj.row[keep], torch.ones(int(keep.sum()), dtype=torch.long, device=adj.device))
-    rowptr = torch.zeros(adj.shape[0] + 1, dtype=torch.long, device=adj.device)
-    torch.cumsum(counts, 0, out=rowptr[1:])
-    return Adj(rowptr, adj.col[keep], None if adj.value is None else adj.value[keep], adj.shape)
+    return adj.masked(torch.rand(adj.num_edges, device=adj.device) >= p)
 
 
 def _check_pairs(h: Tensor, pairs: Tensor) -> None:

@@ -113,10 +113,7 @@ class TrainGraph:
         keep = torch.ones(self.adj.num_edges, dtype=torch.bool)
         keep[self.position[edges]] = False
         keep[self.position[edges + self.num_train]] = False
-        row = self.adj.row[keep]
-        rowptr = torch.zeros(self.adj.shape[0] + 1, dtype=torch.long)
-        torch.cumsum(torch.bincount(row, minlength=self.adj.shape[0]), 0, out=rowptr[1:])
-        return Adj(rowptr, self.adj.col[keep], None, self.adj.shape)
+        return self.adj.masked(keep)
 
 
 class LinkModel(nn.Module):

@@ -125,9 +125,9 @@ def sample_rows(sets: Adj, max_per_row: int, generator: Optional[torch.Generator
     counts = sets.in_degree()
     if int(counts.max()) <= max_per_row:
         return sets
-    score = torch.rand(sets.num_edges, generator=generator, device=sets.device)
+    score = torch.rand(sets.num_edges, generator=generator, device=sets.device, dtype=torch.float64)
     row = sets.row
-    order = torch.argsort(row * 2.0 + score, stable=True)  # rows in order, random order inside
+    order = torch.argsort(row.double() * 2.0 + score, stable=True)  # rows in order, random inside
     rank = torch.arange(sets.num_edges, device=sets.device) - sets.rowptr[row]
     keep = torch.zeros(sets.num_edges, dtype=torch.bool, device=sets.device)
     keep[order[rank < max_per_row]] = True

@@ -179,6 +179,25 @@ def test_opcheck_every_op():
                            0.2, colptr, row_t, perm))
 
 
+def test_pair_product_and_dropout_op_registration():
+    """Schema, fake kernel, autograd registration of pair_product and dropout (and their backward ops)."""
+    adj, g = graph(6)
+    ops = torch.ops.graphkit
+    x = torch.randn(adj.shape[0], 5, generator=g, requires_grad=True)
+    first = torch.randint(0, adj.shape[0], (30,), generator=g)
+    second = torch.randint(0, adj.shape[0], (30,), generator=g)
+    torch.library.opcheck(ops.pair_product, (x, first, second))
+    for relu in (False, True):
+        torch.library.opcheck(ops.dropout, (x, 0.3, 77, relu))
+        out = ops.dropout(x.detach(), 0.3, 77, relu)
+        torch.library.opcheck(ops.dropout_backward, (torch.randn_like(out), out, 0.3, 77, relu))
+    ends = torch.cat([first, second])
+    perm = torch.argsort(ends, stable=True)
+    ptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.bincount(ends, minlength=adj.shape[0]).cumsum(0)])
+    torch.library.opcheck(ops.pair_product_backward,
+                          (ptr, perm, torch.cat([second, first]), x.detach(), torch.randn(30, 5, generator=g)))
+
+
 def test_segment_reduce_and_gather_gradcheck():
     adj, g = graph(13, power_law=True)
     m = torch.randn(adj.num_edges, 2, 3, dtype=torch.float64, generator=g, requires_grad=True)
@@ -237,7 +256,10 @@ def test_cuda_kernels_match_cpu():
                   lambda a, x, w, s, d, m: native.sddmm(a, x, x),
                   lambda a, x, w, s, d, m: native.segment_softmax(a, w),
                   lambda a, x, w, s, d, m: native.segment_reduce(m, a, "mean"),
-                  lambda a, x, w, s, d, m: native.gather(x, a.col)]
+                  lambda a, x, w, s, d, m: native.gather(x, a.col),
+                  lambda a, x, w, s, d, m: native.pair_product(x, a.col, a.row),
+                  lambda a, x, w, s, d, m: native.dropout(m, 0.4, 123, True),
+                  lambda a, x, w, s, d, m: native.dropout(m, 0.4, 123, False)]
         for case in cases:
             leaves = (x, w, s_src, s_dst, m)
             cpu_out = case(adj, *leaves)
@@ -294,7 +316,11 @@ def test_results_do_not_depend_on_the_thread_count():
         sum(o.square().sum() for o in outs).backward()
         walks = ops.random_walk(adj, torch.arange(n), 20, p=0.5, q=2.0, seed=3)
         sets = ops.neighbor_sets(adj, torch.arange(n), torch.arange(n).flip(0))
-        return [o.detach() for o in outs] + [x.grad.clone(), walks, sets.rowptr, sets.col]
+        grad_spmm, x.grad = x.grad.clone(), None
+        pairs = ops.pair_product(x, adj.col[:20_000], adj.row[:20_000])
+        dropped = ops.dropout(pairs, 0.5, relu=True, generator=torch.Generator().manual_seed(2))
+        dropped.square().sum().backward()
+        return [o.detach() for o in outs] + [grad_spmm, walks, sets.rowptr, sets.col, dropped.detach(), x.grad.clone()]
 
     before = torch.get_num_threads()
     previous = ops.backend()

@@ -253,3 +253,84 @@ def test_neighbor_sets_reject_bad_input():
         ops.neighbor_sets(adj, ids, ids[:3])
     with pytest.raises(ValueError, match="unknown neighbour set"):
         ops.neighbor_sets(adj, ids, ids, "union")
+
+
+def test_pair_product_matches_indexing_and_gradcheck():
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(30, 4, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    first = torch.randint(0, 30, (200,), generator=g)
+    second = torch.randint(0, 30, (200,), generator=g)
+    second[:10] = first[:10]  # a node paired with itself
+    out = ops.pair_product(x, first, second)
+    torch.testing.assert_close(out, x[first] * x[second])
+    grad = torch.randn(out.shape, dtype=torch.float64, generator=g)
+    torch.testing.assert_close(torch.autograd.grad(out, x, grad)[0],
+                               torch.autograd.grad(x[first] * x[second], x, grad)[0])
+    small = torch.randn(6, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: ops.pair_product(t, first[:25] % 6, second[:25] % 6), (small,))
+    assert ops.pair_product(x, first[:0], second[:0]).shape == (0, 4, 3)
+
+
+def test_pair_product_rejects_bad_input():
+    x = torch.randn(5, 2)
+    with pytest.raises(ValueError, match="outside"):
+        ops.pair_product(x, torch.tensor([0, 5]), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="outside"):
+        ops.pair_product(x, torch.tensor([0, 1]), torch.tensor([-1, 2]))
+    with pytest.raises(ValueError, match="same length"):
+        ops.pair_product(x, torch.tensor([0, 1]), torch.tensor([1]))
+    with pytest.raises(TypeError, match="int32/int64"):
+        ops.pair_product(x, torch.tensor([0.0]), torch.tensor([1]))
+    with pytest.raises(TypeError, match="floating-point"):
+        ops.pair_product(torch.ones(5, 2, dtype=torch.long), torch.tensor([0]), torch.tensor([1]))
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_dropout_statistics_scale_and_gradient(relu, p):
+    """Kept share ~ 1 - p, kept values scaled by 1 / (1 - p), the gradient passes exactly where
+    the output came from the input, and torch.manual_seed fixes the pattern."""
+    torch.manual_seed(0)
+    x = torch.randn(400, 250, dtype=torch.float64, requires_grad=True)
+    out = ops.dropout(x, p, relu=relu)
+    base = torch.relu(x) if relu else x
+    kept = out != 0
+    assert abs(kept[base != 0].double().mean().item() - (1 - p)) < 0.01
+    torch.testing.assert_close(out[kept], base[kept] / (1 - p))
+    grad = torch.randn_like(out)
+    (gx,) = torch.autograd.grad(out, x, grad)
+    torch.testing.assert_close(gx, torch.where(kept, grad / (1 - p), torch.zeros_like(grad)))
+    torch.manual_seed(0)
+    first = ops.dropout(x.detach(), p, relu=relu)
+    torch.manual_seed(0)
+    assert torch.equal(ops.dropout(x.detach(), p, relu=relu), first)
+    assert not torch.equal(ops.dropout(x.detach(), p, relu=relu), out.detach())  # a new draw each call
+
+
+def test_dropout_backends_draw_the_same_mask_and_gradcheck():
+    """The native kernels and the pure-torch reference drop exactly the same elements."""
+    from graphkit.ops import reference
+    x = torch.randn(3, 1000, 7, dtype=torch.float64)
+    for relu in (False, True):
+        a = ops.dropout(x, 0.3, relu=relu, generator=torch.Generator().manual_seed(4))
+        torch.testing.assert_close(a, reference.dropout(x, 0.3, _seed(4), relu), rtol=0, atol=0)
+    small = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    for relu in (False, True):
+        assert torch.autograd.gradcheck(
+            lambda t: ops.dropout(t, 0.4, relu=relu, generator=torch.Generator().manual_seed(1)), (small,))
+
+
+def _seed(value: int) -> int:
+    return int(torch.randint(-2 ** 63, 2 ** 63 - 1, (1,), generator=torch.Generator().manual_seed(value)))
+
+
+def test_dropout_eval_edges_and_bad_input():
+    x = torch.randn(10, 3)
+    assert torch.equal(ops.dropout(x, 0.5, training=False), x)
+    assert torch.equal(ops.dropout(x, 0.5, training=False, relu=True), torch.relu(x))
+    assert torch.equal(ops.dropout(x, 0.0, relu=True), torch.relu(x))
+    assert torch.equal(ops.dropout(x, 1.0), torch.zeros_like(x))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ops.dropout(x, 1.5)
+    with pytest.raises(TypeError, match="floating-point"):
+        ops.dropout(torch.ones(3, dtype=torch.long), 0.5)

@@ -27,7 +27,7 @@ from ..adj import Adj
 from . import reference
 
 __all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk", "gat_aggregate",
-           "neighbor_sets", "register_backend", "use_backend", "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
+           "neighbor_sets", "pair_product", "dropout", "register_backend", "use_backend", "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
 
 REDUCTIONS = ("sum", "mean", "max", "min")
 NEIGHBOR_SETS = reference.NEIGHBOR_SETS
@@ -41,7 +41,7 @@ KERNEL_CHOICES = ("auto", "native", "reference")
 def register_backend(name: str, module: ModuleType) -> None:
     """Make ``module`` (defining the functions of :mod:`graphkit.ops.reference`) selectable."""
     missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk",
-                           "gat_aggregate", "neighbor_sets")
+                           "gat_aggregate", "neighbor_sets", "pair_product", "dropout")
                if not hasattr(module, f)]
     if missing:
         raise TypeError(f"backend {name!r} lacks {', '.join(missing)}")
@@ -107,6 +107,16 @@ def _check_float(t: Tensor, name: str) -> None:
 def _check_rows(t: Tensor, expected: int, name: str, what: str) -> None:
     if t.dim() == 0 or t.size(0) != expected:
         raise ValueError(f"{name} must have {expected} rows ({what}), got shape {list(t.shape)}")
+
+
+def _check_pairs(first: Tensor, second: Tensor, num_nodes: int) -> None:
+    for t, name in ((first, "first"), (second, "second")):
+        if not isinstance(t, Tensor) or t.dtype not in (torch.int32, torch.int64) or t.dim() != 1:
+            raise TypeError(f"{name} must be a 1-D int32/int64 tensor of node ids")
+        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_nodes):
+            raise ValueError(f"{name} contains node ids outside [0, {num_nodes})")
+    if first.shape != second.shape:
+        raise ValueError(f"first and second must have the same length, got {first.numel()} and {second.numel()}")
 
 
 def _check_reduce(reduce: str) -> None:
@@ -272,13 +282,47 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
         which: one of :data:`NEIGHBOR_SETS`.
     """
     _check_adj(adj)
-    for t, name in ((first, "first"), (second, "second")):
-        if not isinstance(t, Tensor) or t.dtype not in (torch.int32, torch.int64) or t.dim() != 1:
-            raise TypeError(f"{name} must be a 1-D int32/int64 tensor of node ids")
-        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= adj.shape[0]):
-            raise ValueError(f"{name} contains node ids outside [0, {adj.shape[0]})")
-    if first.shape != second.shape:
-        raise ValueError(f"first and second must have the same length, got {first.numel()} and {second.numel()}")
+    _check_pairs(first, second, adj.shape[0])
     if which not in NEIGHBOR_SETS:
         raise ValueError(f"unknown neighbour set {which!r}; expected one of {NEIGHBOR_SETS}")
     return _impl(first.device).neighbor_sets(adj, first, second, which)
+
+
+def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
+    """``x[first] * x[second]``: the Hadamard products of node pairs, ``[P, *F]``, in one pass.
+
+    The input of link predictors (``MLP(h_i * h_j)``). The gradient is summed per node over the
+    pairs it ends (grouped, no atomics: deterministic), instead of two index backward passes and
+    two products over ``[P, F]``.
+
+    Args:
+        x: ``[N, *F]`` node features.
+        first, second: ``[P]`` int32/int64 node ids in ``[0, N)``.
+    """
+    _check_float(x, "x")
+    _check_pairs(first, second, x.shape[0])
+    return _impl(x.device).pair_product(x, first, second)
+
+def dropout(x: Tensor, p: float, training: bool = True, relu: bool = False,
+            generator: Optional[torch.Generator] = None) -> Tensor:
+    """Dropout (``relu=True``: ``dropout(relu(x))``) in one pass, the drop pattern drawn from a
+    counter-based hash of a seed taken from ``generator`` (torch's default CPU generator when
+    ``None``, so ``torch.manual_seed`` fixes it), identical in every backend and for any thread
+    count. Kept elements are scaled by ``1 / (1 - p)``, as :func:`torch.nn.functional.dropout`.
+
+    Args:
+        x: a floating-point tensor of any shape.
+        p: drop probability in ``[0, 1]``.
+        training: apply dropout; when ``False`` only the ReLU (if any) is applied.
+        relu: apply a ReLU first. The backward then needs no mask at all (it passes where the
+            output is positive), which is why the two are fused.
+    """
+    _check_float(x, "x")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return torch.relu(x) if relu else x
+    if p == 1.0:
+        return torch.zeros_like(x) * x  # keeps the graph (zero gradient)
+    seed = int(torch.randint(-2 ** 63, 2 ** 63 - 1, (1,), generator=generator))
+    return _impl(x.device).dropout(x, p, seed, relu)

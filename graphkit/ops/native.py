@@ -97,6 +97,26 @@ def _neighbor_sets_fake(rowptr, col, first, second, mode):
         first.new_empty((ctx.new_dynamic_size(),), dtype=torch.long)
 
 
+@torch.library.register_fake("graphkit::pair_product")
+def _pair_product_fake(x, first, second):
+    return x.new_empty((first.shape[0], x.shape[1]))
+
+
+@torch.library.register_fake("graphkit::pair_product_backward")
+def _pair_product_backward_fake(ptr, ends, other, x, grad):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("graphkit::dropout")
+def _dropout_fake(x, p, seed, relu):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("graphkit::dropout_backward")
+def _dropout_backward_fake(grad, out, p, seed, relu):
+    return torch.empty_like(grad)
+
+
 @torch.library.register_fake("graphkit::random_walk")
 def _random_walk_fake(rowptr, col, start, walk_length, p, q, seed):
     return start.new_empty((start.shape[0], walk_length + 1), dtype=torch.long)
@@ -265,6 +285,34 @@ def _gather_backward(ctx, grad):
 torch.library.register_autograd("graphkit::gather", _gather_backward, setup_context=_gather_setup)
 
 
+def _pair_product_setup(ctx, inputs, output):
+    x, first, second = inputs
+    ends = torch.cat([first, second])
+    ptr, perm = _index_groups(ends, x.shape[0])
+    ctx.save_for_backward(ptr, perm, torch.cat([second, first]), x)
+
+
+def _pair_product_backward(ctx, grad):
+    ptr, perm, other, x = ctx.saved_tensors
+    return _ops.pair_product_backward(ptr, perm, other, x, grad), None, None
+
+
+torch.library.register_autograd("graphkit::pair_product", _pair_product_backward, setup_context=_pair_product_setup)
+
+
+def _dropout_setup(ctx, inputs, output):
+    _, ctx.p, ctx.seed, ctx.relu = inputs
+    ctx.save_for_backward(output if ctx.relu else None)
+
+
+def _dropout_backward(ctx, grad):
+    out, = ctx.saved_tensors
+    return _ops.dropout_backward(grad, grad if out is None else out, ctx.p, ctx.seed, ctx.relu), None, None, None
+
+
+torch.library.register_autograd("graphkit::dropout", _dropout_backward, setup_context=_dropout_setup)
+
+
 # ----------------------------------------------------------------------------- backend API
 def supports(device: torch.device) -> bool:
     """Whether this backend has kernels for tensors on ``device``."""
@@ -334,3 +382,11 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
     rowptr, col = adj.int32()
     ptr, nodes = _ops.neighbor_sets(rowptr, col, first, second, reference.NEIGHBOR_SETS.index(which))
     return Adj(ptr, nodes, None, (first.shape[0], adj.shape[1]))
+
+
+def dropout(x: Tensor, p: float, seed: int, relu: bool = False) -> Tensor:
+    return _ops.dropout(x, float(p), int(seed), bool(relu))
+
+
+def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
+    return _ops.pair_product(_flat(x), first, second).view((first.shape[0],) + tuple(x.shape[1:]))

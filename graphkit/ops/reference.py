@@ -191,6 +191,10 @@ def gather(x: Tensor, index: Tensor) -> Tensor:
     return x.index_select(0, index)
 
 
+def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
+    return x.index_select(0, first) * x.index_select(0, second)
+
+
 def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,
                 seed: int = 0) -> Tensor:
     """Walks along out-edges, vectorised over walks (a loop over steps and rejection rounds)."""
@@ -267,3 +271,30 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
     ptr = torch.zeros(num_pairs + 1, dtype=torch.long, device=first.device)
     torch.cumsum(torch.bincount(kept // n, minlength=num_pairs), 0, out=ptr[1:])
     return Adj(ptr, kept % n, None, (num_pairs, n))
+
+
+# splitmix64 constants as signed int64 (torch has no uint64 arithmetic; products wrap mod 2^64)
+_PHI, _MIX1, _MIX2 = (c - 2 ** 64 for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
+
+
+def _shift_right(z: Tensor, k: int) -> Tensor:
+    """Logical (unsigned) right shift of int64 values."""
+    return (z >> k) & ((1 << (64 - k)) - 1)
+
+
+def dropout_keep(numel: int, p: float, seed: int, device: torch.device) -> Tensor:
+    """``[numel]`` bool: the elements graphkit's dropout keeps for ``seed`` (the native kernels'
+    draw, ``kernels/csrc/dropout_mask.h``): the top 24 bits of ``splitmix64(seed + (i + 1) * phi)``
+    are at least ``floor(p * 2^24)``."""
+    z = torch.arange(1, numel + 1, dtype=torch.int64, device=device) * _PHI + seed
+    z = (z ^ _shift_right(z, 30)) * _MIX1
+    z = (z ^ _shift_right(z, 27)) * _MIX2
+    z = z ^ _shift_right(z, 31)
+    return _shift_right(z, 40) >= int(p * 16777216.0)
+
+
+def dropout(x: Tensor, p: float, seed: int, relu: bool = False) -> Tensor:
+    if relu:
+        x = torch.relu(x)
+    keep = dropout_keep(x.numel(), p, seed, x.device).view(x.shape)
+    return x * keep.to(x.dtype) * (1.0 / (1.0 - p))

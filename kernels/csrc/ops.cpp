@@ -76,4 +76,14 @@ TORCH_LIBRARY(graphkit, m) {
   // only (1) or in row second[p] only (2), repeated ids counted once: (ptr [P+1], nodes [K]) int64,
   // pair p's ids ascending in nodes[ptr[p]:ptr[p+1]]. Rows must be sorted.
   m.def("neighbor_sets(Tensor rowptr, Tensor col, Tensor first, Tensor second, int mode) -> (Tensor, Tensor)");
+  // Dropout with probability p (elements kept with the counter-based draw of dropout_mask.h, scaled
+  // by 1 / (1 - p)), applied after a ReLU when relu is set; and its backward, which redraws the
+  // mask from (seed, index) or, after a ReLU, reads it off out (out > 0 where the gradient passes).
+  // out[p] = x[first[p]] * x[second[p]] ([P, F]); the backward groups the 2P pair ends by node
+  // (ptr [N + 1], ends [2P]: end k < P is first[k], else second[k - P]; other[k]: the other end's
+  // node) and sums grad[pair] * x[other] per node, without atomics.
+  m.def("pair_product(Tensor x, Tensor first, Tensor second) -> Tensor");
+  m.def("pair_product_backward(Tensor ptr, Tensor ends, Tensor other, Tensor x, Tensor grad) -> Tensor");
+  m.def("dropout(Tensor x, float p, int seed, bool relu) -> Tensor");
+  m.def("dropout_backward(Tensor grad, Tensor out, float p, int seed, bool relu) -> Tensor");
 }

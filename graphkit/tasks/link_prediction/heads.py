@@ -31,6 +31,21 @@ def _norm(width: int, layer_norm: bool) -> nn.Module:
     return nn.LayerNorm(width) if layer_norm else nn.Identity()
 
 
+class ReLUDropout(nn.Module):
+    """``dropout(relu(x))`` (the same as ``relu(dropout(x))``) as one graphkit op: one pass over
+    memory forward and backward, no stored mask (:func:`graphkit.ops.dropout`)."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.dropout(x, self.p, self.training, relu=True)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 def drop_edges(adj: Adj, p: float, training: bool) -> Adj:
     """``adj`` with each stored entry dropped with probability ``p`` while training."""
     if not training or p <= 0:
@@ -50,7 +65,7 @@ class DotPredictor(nn.Module):
 
     def forward(self, h: Tensor, adj: Optional[Adj], pairs: Tensor) -> Tensor:
         _check_pairs(h, pairs)
-        return (h[pairs[0]] * h[pairs[1]]).sum(-1)
+        return ops.pair_product(h, pairs[0], pairs[1]).sum(-1)
 
 
 class MLPPredictor(nn.Module):
@@ -66,9 +81,9 @@ class MLPPredictor(nn.Module):
 
     def forward(self, h: Tensor, adj: Optional[Adj], pairs: Tensor) -> Tensor:
         _check_pairs(h, pairs)
-        x = h[pairs[0]] * h[pairs[1]]
+        x = ops.pair_product(h, pairs[0], pairs[1])
         for lin in self.lins[:-1]:
-            x = nn.functional.dropout(torch.relu(lin(x)), self.dropout, self.training)
+            x = ops.dropout(lin(x), self.dropout, self.training, relu=True)
         return self.lins[-1](x).squeeze(-1)
 
 
@@ -93,14 +108,14 @@ class NCNPredictor(nn.Module):
         c = channels
         self.edge_dropout = edge_dropout
         self.beta = nn.Parameter(torch.tensor([float(beta)]))
-        self.xlin = nn.Sequential(nn.Linear(c, c), nn.Dropout(dropout), nn.ReLU(), nn.Linear(c, c),
-                                  _norm(c, layer_norm), nn.Dropout(dropout), nn.ReLU()) if use_xlin else None
+        self.xlin = nn.Sequential(nn.Linear(c, c), ReLUDropout(dropout), nn.Linear(c, c),
+                                  _norm(c, layer_norm), ReLUDropout(dropout)) if use_xlin else None
         tail = [nn.Identity()] if tail_act else [nn.Linear(c, c)]
-        self.cn_mlp = nn.Sequential(nn.Linear(c, c), nn.Dropout(dropout), nn.ReLU(), nn.Linear(c, c),
-                                    _norm(c, layer_norm), nn.Dropout(dropout), nn.ReLU(), *tail)
-        self.ij_mlp = nn.Sequential(nn.Linear(c, c), _norm(c, layer_norm), nn.Dropout(dropout), nn.ReLU(), *tail)
-        second = [nn.Linear(c, c), _norm(c, layer_norm), nn.Dropout(dropout), nn.ReLU()] if two_layer_lin else []
-        self.lin = nn.Sequential(nn.Linear(c, c), _norm(c, layer_norm), nn.Dropout(dropout), nn.ReLU(), *second,
+        self.cn_mlp = nn.Sequential(nn.Linear(c, c), ReLUDropout(dropout), nn.Linear(c, c),
+                                    _norm(c, layer_norm), ReLUDropout(dropout), *tail)
+        self.ij_mlp = nn.Sequential(nn.Linear(c, c), _norm(c, layer_norm), ReLUDropout(dropout), *tail)
+        second = [nn.Linear(c, c), _norm(c, layer_norm), ReLUDropout(dropout)] if two_layer_lin else []
+        self.lin = nn.Sequential(nn.Linear(c, c), _norm(c, layer_norm), ReLUDropout(dropout), *second,
                                  nn.Linear(c, 1))
 
     def node_features(self, h: Tensor) -> Tensor:
@@ -108,7 +123,7 @@ class NCNPredictor(nn.Module):
         return h if self.xlin is None else h + self.xlin(h)
 
     def combine(self, h: Tensor, pairs: Tensor, cn_sum: Tensor) -> Tensor:
-        return self.lin(self.cn_mlp(cn_sum) * self.beta + self.ij_mlp(h[pairs[0]] * h[pairs[1]])).squeeze(-1)
+        return self.lin(self.cn_mlp(cn_sum) * self.beta + self.ij_mlp(ops.pair_product(h, pairs[0], pairs[1]))).squeeze(-1)
 
     def forward(self, h: Tensor, adj: Adj, pairs: Tensor) -> Tensor:
         _check_pairs(h, pairs)

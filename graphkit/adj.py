@@ -250,6 +250,8 @@ class Adj:
         """``(colptr [num_src+1], row [E], perm [E])``: the transpose's CSR arrays, where
         ``perm[k]`` is the CSR position of the k-th CSC entry. Built once per structure."""
         shared = self._structure_cache()
+        if "csc" not in shared and "csc_int32" in shared:  # adopted from a kernel: widen it
+            shared["csc"] = tuple(t.long() for t in shared["csc_int32"])
         if "csc" not in shared:
             num_src = self.shape[1]
             perm = torch.argsort(self.col * self.shape[0] + self.row, stable=True)
@@ -257,6 +259,16 @@ class Adj:
             torch.cumsum(self.out_degree(), 0, out=colptr[1:])
             shared["csc"] = (colptr, self.row[perm], perm)
         return shared["csc"]
+
+    def adopt_csc(self, colptr: Tensor, row: Tensor, perm: Tensor) -> None:
+        """Keep a transpose computed elsewhere (a native counting sort) as this structure's
+        :meth:`csc_int32` (and, widened on demand, :meth:`csc`): the same arrays a stable sort
+        by ``(col, row)`` gives, int32 unless the graph needs int64."""
+        shared = self._structure_cache()
+        if colptr.dtype == torch.int64:
+            shared["csc"] = (colptr, row, perm)
+        else:
+            shared["csc_int32"] = (colptr, row, perm)
 
     def csc_int32(self) -> Tuple[Tensor, Tensor, Tensor]:
         """:meth:`csc` with int32 ``(colptr, row, perm)`` (the native kernels' fast path); int64

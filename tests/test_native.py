@@ -179,6 +179,26 @@ def test_opcheck_every_op():
                            0.2, colptr, row_t, perm))
 
 
+def test_csr_transpose_equals_a_stable_sort_and_is_adopted():
+    """The counting-sort transpose gives the arrays of a stable (col, row) sort, on graphs with
+    empty rows, duplicates and power-law columns; spmm's backward uses it through the Adj."""
+    for seed in range(20):
+        adj, g = graph(seed, power_law=seed % 2 == 1)
+        rowptr, col = adj.int32()
+        got = torch.ops.graphkit.csr_transpose(rowptr, col, adj.shape[1])
+        expected = Adj(adj.rowptr, adj.col, None, adj.shape).csc()  # a fresh structure: argsort
+        for a, b in zip(got, expected):
+            assert a.dtype == torch.int32 and torch.equal(a.long(), b)
+        got64 = torch.ops.graphkit.csr_transpose(adj.rowptr, adj.col, adj.shape[1])
+        assert all(torch.equal(a, b) for a, b in zip(got64, expected))
+    torch.library.opcheck(torch.ops.graphkit.csr_transpose, (rowptr, col, adj.shape[1]))
+    fresh = Adj(adj.rowptr, adj.col, None, adj.shape)
+    x = torch.randn(adj.shape[1], 3, dtype=torch.float64, requires_grad=True)
+    native.spmm(fresh, x).sum().backward()
+    assert "csc_int32" in fresh._structure_cache()
+    assert all(torch.equal(a, b) for a, b in zip(fresh.csc(), expected))
+
+
 def test_pair_product_and_dropout_op_registration():
     """Schema, fake kernel, autograd registration of pair_product and dropout (and their backward ops)."""
     adj, g = graph(6)

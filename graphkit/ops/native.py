@@ -97,6 +97,11 @@ def _neighbor_sets_fake(rowptr, col, first, second, mode):
         first.new_empty((ctx.new_dynamic_size(),), dtype=torch.long)
 
 
+@torch.library.register_fake("graphkit::csr_transpose")
+def _csr_transpose_fake(rowptr, col, num_cols):
+    return col.new_empty(num_cols + 1), torch.empty_like(col), torch.empty_like(col)
+
+
 @torch.library.register_fake("graphkit::pair_product")
 def _pair_product_fake(x, first, second):
     return x.new_empty((first.shape[0], x.shape[1]))
@@ -324,11 +329,21 @@ def _flat(t: Tensor) -> Tensor:
     return t.reshape(t.shape[0], math.prod(t.shape[1:]))
 
 
+def _csc_int32(adj: Adj) -> Tuple[Tensor, Tensor, Tensor]:
+    """``adj.csc_int32()``, built on the CPU by the counting-sort kernel (O(E + N)) instead of a
+    comparison sort, and kept in the Adj's structure cache."""
+    shared = adj._structure_cache()
+    if adj.device.type == "cpu" and "csc_int32" not in shared and "csc" not in shared and adj.num_edges:
+        rowptr, col = adj.int32()
+        adj.adopt_csc(*_ops.csr_transpose(rowptr, col, adj.shape[1]))
+    return adj.csc_int32()
+
+
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
     rowptr, col = adj.int32()  # half the index traffic of int64
     weight_t = None
     if torch.is_grad_enabled() and x.requires_grad:  # the transpose serves only the gradient of x
-        colptr, row_t, perm = adj.csc_int32()
+        colptr, row_t, perm = _csc_int32(adj)
         if reduce in ("sum", "mean") and (weight is None or (weight is adj.value and not weight.requires_grad)):
             weight_t = adj.csc_weights(mean=reduce == "mean", weighted=weight is not None)  # cached; in sequence
             weight_t = None if weight_t is None else weight_t.to(x.dtype)
@@ -342,7 +357,7 @@ def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
     if op != "dot" or a.dim() > 3:
         return reference.sddmm(adj, a, b, op)
     heads = a.shape[1] if a.dim() == 3 else 1
-    colptr, row_t, perm = adj.csc_int32()
+    colptr, row_t, perm = _csc_int32(adj)
     rowptr, col = adj.int32()
     out = _ops.sddmm(rowptr, col, _flat(a), _flat(b), heads,
                      colptr, row_t, perm)
@@ -356,7 +371,7 @@ def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
 
 
 def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, negative_slope: float = 0.2):
-    colptr, row_t, perm = adj.csc_int32()
+    colptr, row_t, perm = _csc_int32(adj)
     rowptr, col = adj.int32()
     out, alpha = _ops.gat_aggregate(rowptr, col, _flat(x), score_src, score_dst,
                                     float(negative_slope), colptr, row_t, perm)

@@ -79,6 +79,10 @@ TORCH_LIBRARY(graphkit, m) {
   // Dropout with probability p (elements kept with the counter-based draw of dropout_mask.h, scaled
   // by 1 / (1 - p)), applied after a ReLU when relu is set; and its backward, which redraws the
   // mask from (seed, index) or, after a ReLU, reads it off out (out > 0 where the gradient passes).
+  // The transpose of a CSR matrix with num_cols columns: (colptr [num_cols + 1], row [E], perm [E])
+  // in col's dtype, perm[k] the CSR position of CSC entry k; rows ascending within each column
+  // (a stable counting sort, O(E + num_cols)).
+  m.def("csr_transpose(Tensor rowptr, Tensor col, int num_cols) -> (Tensor, Tensor, Tensor)");
   // out[p] = x[first[p]] * x[second[p]] ([P, F]); the backward groups the 2P pair ends by node
   // (ptr [N + 1], ends [2P]: end k < P is first[k], else second[k - P]; other[k]: the other end's
   // node) and sums grad[pair] * x[other] per node, without atomics.

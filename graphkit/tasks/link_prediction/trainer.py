@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ...adj import Adj, check_edge_index, check_features
 from ...evaluate.link_prediction import link_prediction
 from ...nn.models import MODELS, build_model
-from ...utils import atomic_save, load_checkpoint, seed_everything
+from ...utils import atomic_save, load_checkpoint, peak_rss_mib, seed_everything
 from .heads import DotPredictor, MLPPredictor, NCNCPredictor, NCNPredictor
 
 try:
@@ -179,6 +179,7 @@ class LinkPredictionReport:
     metric: str
     config: Dict[str, Any]
     runs: List[LinkRunResult]
+    peak_rss_mib: Optional[float] = None  # the process's peak resident memory when the fit ended
 
     def _summary(self, part: str) -> Dict[str, Dict[str, float]]:
         keys = getattr(self.runs[0], part).keys()
@@ -196,7 +197,8 @@ class LinkPredictionReport:
         return {"task": "link-prediction", "dataset": self.dataset, "model": self.model,
                 "predictor": self.predictor, "metric": self.metric, "config": self.config,
                 "runs": [r.summary() for r in self.runs], "valid": self.valid, "test": self.test,
-                "seconds_per_epoch": _mean_std([r.seconds_per_epoch for r in self.runs])}
+                "seconds_per_epoch": _mean_std([r.seconds_per_epoch for r in self.runs]),
+                "peak_rss_mib": self.peak_rss_mib}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -242,7 +244,8 @@ class LinkPrediction:
             check_features(x, data.num_nodes)
             x = x.float()
         results = [self._run(data, x, config, self.seed + r) for r in range(self.runs)]
-        return LinkPredictionReport(name, self.model, self.predictor, config["metric"], config, results)
+        return LinkPredictionReport(name, self.model, self.predictor, config["metric"], config, results,
+                                    peak_rss_mib())
 
     # ------------------------------------------------------------------ one run
     def _checkpoint_path(self, data: Data, config: Dict[str, Any], seed: int) -> Optional[Path]:
@@ -273,7 +276,7 @@ class LinkPrediction:
         optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
         path = self._checkpoint_path(data, config, seed)
         state = {"epoch": 0, "best": None, "bad_evals": 0, "seconds": 0.0, "train_seconds": 0.0,
-                 "history": {"loss": [], "valid": []}}
+                 "history": {"loss": [], "valid": [], "epoch_seconds": []}}
         if path is not None and path.exists():
             saved = load_checkpoint(path)
             if saved["done"]:
@@ -310,9 +313,14 @@ class LinkPrediction:
                 neg = model.head(h, adj, negatives[:, batch[batch < negatives.shape[1]]])
                 loss = -F.logsigmoid(pos).mean() - F.logsigmoid(-neg).mean()
                 loss.backward()
+                if config["clip_grad_norm"] > 0:  # OGB's ddi recipe: embedding, encoder, predictor apart
+                    for part in (model.embedding, model.encoder, model.head):
+                        if part is not None:
+                            nn.utils.clip_grad_norm_(part.parameters(), config["clip_grad_norm"])
                 optimizer.step()
                 total, count = total + loss.item() * batch.numel(), count + batch.numel()
             state["train_seconds"] += time.perf_counter() - start
+            state["history"].setdefault("epoch_seconds", []).append(round(time.perf_counter() - start, 4))
             state["history"]["loss"].append(total / count)
             state["epoch"] = epoch + 1
             if (epoch + 1) % config["eval_every"] == 0 or epoch + 1 == config["epochs"]:

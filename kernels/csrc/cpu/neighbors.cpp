@@ -1,15 +1,51 @@
-// Per-pair neighbour sets (row_sets.h's merge walk), parallel over pairs: a counting pass, an
-// exclusive scan into the pair pointers, a writing pass. Common neighbours for link prediction
-// (NCN, Adamic-Adar, resource allocation) and the one-sided sets NCNC completes.
+// Per-pair neighbour sets, parallel over chunks of pairs: each pair's set through a marker array
+// over the column ids (row_sets.h's merge walk for graphs with too many columns for one), one
+// pass into per-chunk buffers, an exclusive scan into the pair pointers, a copy. Common
+// neighbours for link prediction (NCN, Adamic-Adar, resource allocation) and the one-sided sets
+// NCNC completes.
 #include <torch/library.h>
 
+#include <cstring>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "../row_sets.h"
 #include "common.h"
 
 namespace graphkit {
 namespace {
+
+// The set of one pair through a per-thread marker array over the column ids (mark[v]: 1 = in the
+// other row, 2 = already emitted), in O(nx + ny) steps without the merge walk's unpredictable
+// branches; ids come out ascending because the scanned row is sorted. mark is left all zero.
+template <typename index_t, typename Emit>
+inline void marked_set(const index_t* x, int64_t nx, const index_t* y, int64_t ny, int64_t mode, uint8_t* mark,
+                       Emit emit) {
+  if (mode == kSecondOnly) {
+    std::swap(x, y);
+    std::swap(nx, ny);
+  }
+  if (mode == kCommon) {  // mark x, emit the marked ids of y
+    for (int64_t i = 0; i < nx; ++i) mark[x[i]] = 1;
+    for (int64_t j = 0; j < ny; ++j) {
+      if (mark[y[j]] == 1) { emit(y[j]); mark[y[j]] = 2; }
+    }
+  } else {  // mark y, emit the unmarked ids of x
+    for (int64_t j = 0; j < ny; ++j) mark[y[j]] = 1;
+    for (int64_t i = 0; i < nx; ++i) {
+      if (mark[x[i]] == 0) { emit(x[i]); mark[x[i]] = 2; }
+    }
+    for (int64_t j = 0; j < ny; ++j) mark[y[j]] = 0;
+  }
+  for (int64_t i = 0; i < nx; ++i) mark[x[i]] = 0;
+}
+
+// Pairs per chunk: each chunk writes its ids to its own buffer in one pass, then the buffers are
+// copied behind the scanned counts (the result does not depend on the thread count).
+constexpr int64_t kPairsPerChunk = 256;
+// Marker arrays (one byte per column id and thread) up to this many columns; the merge walk beyond.
+constexpr int64_t kMaxMarkedColumns = int64_t(1) << 26;
 
 std::tuple<at::Tensor, at::Tensor> neighbor_sets_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                                      const at::Tensor& first_in, const at::Tensor& second_in,
@@ -29,22 +65,35 @@ std::tuple<at::Tensor, at::Tensor> neighbor_sets_cpu(const at::Tensor& rowptr_in
     for (int64_t p = 0; p < P; ++p)
       TORCH_CHECK(a[p] >= 0 && a[p] < R && b[p] >= 0 && b[p] < R, "neighbor_sets: pair ", p, " has a node id outside [0, ",
                   R, ")");
-    auto run = [&](auto write, int64_t* out_nodes) {
-      at::parallel_for(0, P, 512, [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
+    const int64_t num_cols = col.numel() ? static_cast<int64_t>(col.max().item<int64_t>()) + 1 : 0;
+    const bool marked = num_cols <= kMaxMarkedColumns;
+    const int64_t chunks = (P + kPairsPerChunk - 1) / kPairsPerChunk;
+    std::vector<std::vector<int64_t>> found(chunks);
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      std::vector<uint8_t> mark(marked ? num_cols : 0, 0);
+      for (int64_t c = c0; c < c1; ++c) {
+        std::vector<int64_t>& out = found[c];
+        for (int64_t p = c * kPairsPerChunk; p < std::min(P, (c + 1) * kPairsPerChunk); ++p) {
           const index_t *x = cl + rp[a[p]], *y = cl + rp[b[p]];
           const int64_t nx = rp[a[p] + 1] - rp[a[p]], ny = rp[b[p] + 1] - rp[b[p]];
-          if constexpr (decltype(write)::value)
-            merge_rows<true>(x, nx, y, ny, mode, out_nodes + pt[p]);
-          else
-            pt[p + 1] = merge_rows<false>(x, nx, y, ny, mode, static_cast<int64_t*>(nullptr));
+          const size_t before = out.size();
+          if (marked) {
+            marked_set(x, nx, y, ny, mode, mark.data(), [&](index_t v) { out.push_back(v); });
+          } else {
+            out.resize(before + merge_rows<false>(x, nx, y, ny, mode, static_cast<int64_t*>(nullptr)));
+            merge_rows<true>(x, nx, y, ny, mode, out.data() + before);
+          }
+          pt[p + 1] = static_cast<int64_t>(out.size() - before);
         }
-      });
-    };
-    run(std::false_type{}, nullptr);
+      }
+    });
     for (int64_t p = 0; p < P; ++p) pt[p + 1] += pt[p];
     nodes = at::empty({pt[P]}, first.options());
-    run(std::true_type{}, nodes.data_ptr<int64_t>());
+    int64_t* np = nodes.data_ptr<int64_t>();
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        if (!found[c].empty()) std::memcpy(np + pt[c * kPairsPerChunk], found[c].data(), found[c].size() * sizeof(int64_t));
+    });
   });
   return {ptr, nodes};
 }

@@ -284,13 +284,14 @@ def _shift_right(z: Tensor, k: int) -> Tensor:
 
 def dropout_keep(numel: int, p: float, seed: int, device: torch.device) -> Tensor:
     """``[numel]`` bool: the elements graphkit's dropout keeps for ``seed`` (the native kernels'
-    draw, ``kernels/csrc/dropout_mask.h``): the top 24 bits of ``splitmix64(seed + (i + 1) * phi)``
-    are at least ``floor(p * 2^24)``."""
-    z = torch.arange(1, numel + 1, dtype=torch.int64, device=device) * _PHI + seed
+    draw, ``kernels/csrc/dropout_mask.h``): element ``4g + l`` is kept when the 16-bit lane ``l``
+    of ``splitmix64(seed + (g + 1) * phi)`` is at least ``floor(p * 2^16)``."""
+    z = torch.arange(1, (numel + 3) // 4 + 1, dtype=torch.int64, device=device) * _PHI + seed
     z = (z ^ _shift_right(z, 30)) * _MIX1
     z = (z ^ _shift_right(z, 27)) * _MIX2
     z = z ^ _shift_right(z, 31)
-    return _shift_right(z, 40) >= int(p * 16777216.0)
+    lanes = (z.unsqueeze(1) >> torch.tensor([0, 16, 32, 48], device=device)) & 0xFFFF
+    return lanes.view(-1)[:numel] >= int(p * 65536.0)
 
 
 def dropout(x: Tensor, p: float, seed: int, relu: bool = False) -> Tensor:

@@ -23,12 +23,15 @@ at::Tensor dropout_cpu(const at::Tensor& x_in, double p, int64_t seed, bool relu
     const acc_t scale = static_cast<acc_t>(1.0 / (1.0 - p));
     const scalar_t* xp = x.data_ptr<scalar_t>();
     scalar_t* op = out.data_ptr<scalar_t>();
-    auto run = [&](auto with_relu) {  // the ReLU as a compile-time choice: the loop vectorises
-      at::parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) {
-          acc_t v = static_cast<acc_t>(xp[i]);
-          if constexpr (decltype(with_relu)::value) v = v > acc_t(0) ? v : acc_t(0);
-          op[i] = static_cast<scalar_t>(dropout_keep(s, static_cast<uint64_t>(i), threshold) ? v * scale : acc_t(0));
+    auto run = [&](auto with_relu) {  // the ReLU as a compile-time choice
+      at::parallel_for(0, (n + 3) / 4, kGrain / 4, [&](int64_t g0, int64_t g1) {
+        for (int64_t g = g0; g < g1; ++g) {  // one hash per group of four elements
+          const uint64_t bits = dropout_bits(s, static_cast<uint64_t>(g));
+          for (int64_t l = 0, i = 4 * g; l < 4 && i < n; ++l, ++i) {
+            acc_t v = static_cast<acc_t>(xp[i]);
+            if constexpr (decltype(with_relu)::value) v = v > acc_t(0) ? v : acc_t(0);
+            op[i] = static_cast<scalar_t>(dropout_lane_keeps(bits, l, threshold) ? v * scale : acc_t(0));
+          }
         }
       });
     };
@@ -51,13 +54,22 @@ at::Tensor dropout_backward_cpu(const at::Tensor& grad_in, const at::Tensor& out
     const scalar_t* gp = grad.data_ptr<scalar_t>();
     const scalar_t* op = out.data_ptr<scalar_t>();
     scalar_t* rp = result.data_ptr<scalar_t>();
-    at::parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const bool pass = relu ? static_cast<acc_t>(op[i]) > acc_t(0)
-                               : dropout_keep(s, static_cast<uint64_t>(i), threshold);
-        rp[i] = static_cast<scalar_t>(pass ? static_cast<acc_t>(gp[i]) * scale : acc_t(0));
-      }
-    });
+    if (relu) {  // the gradient passes where the output is positive: no mask to redraw
+      at::parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i)
+          rp[i] = static_cast<scalar_t>(static_cast<acc_t>(op[i]) > acc_t(0) ? static_cast<acc_t>(gp[i]) * scale
+                                                                              : acc_t(0));
+      });
+    } else {
+      at::parallel_for(0, (n + 3) / 4, kGrain / 4, [&](int64_t g0, int64_t g1) {
+        for (int64_t g = g0; g < g1; ++g) {
+          const uint64_t bits = dropout_bits(s, static_cast<uint64_t>(g));
+          for (int64_t l = 0, i = 4 * g; l < 4 && i < n; ++l, ++i)
+            rp[i] = static_cast<scalar_t>(dropout_lane_keeps(bits, l, threshold) ? static_cast<acc_t>(gp[i]) * scale
+                                                                                 : acc_t(0));
+        }
+      });
+    }
   });
   return result;
 }

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from ..adj import check_features, to_adj
 from .conv import GATConv, GCNConv, GINConv, SAGEConv
 from .functional import input_dropout
+from .sheaf import BundleSheaf, DiagSheaf, GeneralSheaf
 
 _ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu, "elu": F.elu, "gelu": F.gelu, "leaky_relu": F.leaky_relu, "tanh": torch.tanh,
@@ -196,11 +197,13 @@ class MLP(nn.Module):
         return x
 
 
-MODELS: Dict[str, type] = {"gcn": GCN, "sage": GraphSAGE, "gat": GAT, "gin": GIN, "mlp": MLP}
+MODELS: Dict[str, type] = {"gcn": GCN, "sage": GraphSAGE, "gat": GAT, "gin": GIN, "mlp": MLP,
+                           "nsd-diag": DiagSheaf, "nsd-bundle": BundleSheaf, "nsd-general": GeneralSheaf}
 
 
 def build_model(name: str, in_channels: int, out_channels: int, **hparams) -> nn.Module:
-    """Instantiate a model by name (``gcn``, ``sage``, ``gat``, ``gin``, ``mlp``)."""
+    """Instantiate a model by name (``gcn``, ``sage``, ``gat``, ``gin``, ``mlp``, ``nsd-diag``,
+    ``nsd-bundle``, ``nsd-general``)."""
     key = name.lower()
     if key not in MODELS:
         raise ValueError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")

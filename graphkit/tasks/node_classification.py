@@ -33,17 +33,41 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 _PRESETS = Path(__file__).with_name("presets.toml")
-_TRAINER_KEYS = ("lr", "weight_decay", "first_layer_weight_decay_only", "epochs", "patience")
+_TRAINER_KEYS = ("lr", "weight_decay", "first_layer_weight_decay_only", "sheaf_decay", "epochs", "patience", "select")
+# Per-dataset hyperparameters (one TOML per dataset, a table per model): the repository's
+# benchmarks/configs, shipped inside the wheel as graphkit/_configs.
+_CONFIG_DIRS = (Path(__file__).resolve().parents[2] / "benchmarks" / "configs",
+                Path(__file__).resolve().parents[1] / "_configs")
+SELECTIONS = ("accuracy", "loss")
 
 
-def default_config(model: str) -> Dict[str, Any]:
-    """The paper-default hyperparameters of ``model`` (from ``presets.toml``)."""
+def default_config(model: str, dataset: Optional[str] = None) -> Dict[str, Any]:
+    """The hyperparameters of ``model``: its defaults (``presets.toml``), updated by the model's
+    table in ``benchmarks/configs/<dataset>.toml`` when ``dataset`` has one."""
     with open(_PRESETS, "rb") as f:
         presets = tomllib.load(f)
     key = model.lower()
     if key not in presets:
         raise ValueError(f"unknown model {model!r}; expected one of {sorted(MODELS)}")
-    return dict(presets[key])
+    config = dict(presets[key])
+    path = dataset_config_path(dataset) if dataset else None
+    if path is not None:
+        with open(path, "rb") as f:
+            table = tomllib.load(f).get(key, {})
+        unknown = set(table) - set(config) - {"norm", "residual", "jk"}
+        if unknown:
+            raise ValueError(f"{path}: unknown hyperparameters for {key}: {sorted(unknown)}")
+        config.update(table)
+    return config
+
+
+def dataset_config_path(dataset: str) -> Optional[Path]:
+    """``benchmarks/configs/<dataset>.toml`` (or its copy in the wheel), if it exists."""
+    for folder in _CONFIG_DIRS:
+        path = folder / f"{dataset.lower()}.toml"
+        if path.is_file():
+            return path
+    return None
 
 
 def load_config(path: str) -> Dict[str, Any]:
@@ -150,10 +174,13 @@ class NodeClassification:
         if runs < 1:
             raise ValueError(f"runs must be at least 1, got {runs}")
         self.model, self.runs, self.seed, self.splits = model.lower(), runs, seed, splits
-        self.config = {**default_config(self.model), **(config or {})}
+        self.overrides = dict(config or {})
+        self.config = {**default_config(self.model), **self.overrides}
         unknown = set(self.config) - set(default_config(self.model)) - {"norm", "residual", "jk"}
         if unknown:
             raise ValueError(f"unknown hyperparameters for {self.model}: {sorted(unknown)}")
+        if self.config.get("select", "accuracy") not in SELECTIONS:
+            raise ValueError(f"select must be one of {SELECTIONS}, got {self.config['select']!r}")
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.checkpoint_every, self.progress, self.device = checkpoint_every, progress, torch.device(device)
 
@@ -161,6 +188,8 @@ class NodeClassification:
     def fit(self, data: Data) -> NodeClassificationReport:
         """Train and evaluate every (split, seed) run; returns the report (also ``self.report_``)."""
         check_node_data(data)
+        # the dataset's own hyperparameters (benchmarks/configs), under the caller's overrides
+        self.config = {**default_config(self.model, getattr(data, "name", None)), **self.overrides}
         num_splits = data.train_mask.size(1) if data.train_mask.dim() == 2 else 1
         split_indices = list(range(num_splits)) if self.splits is None else list(self.splits)
         bad = [s for s in split_indices if not 0 <= s < num_splits]
@@ -186,6 +215,9 @@ class NodeClassification:
         hparams = {k: v for k, v in cfg.items() if k not in _TRAINER_KEYS}
         num_classes = int(data.y.max()) + 1
         model = build_model(self.model, data.num_features, num_classes, **hparams).to(self.device)
+        if hasattr(model, "parameter_groups"):  # sheaf models: the sheaf learners decay apart
+            groups = model.parameter_groups(cfg["weight_decay"], cfg.get("sheaf_decay"))
+            return model, torch.optim.Adam(groups, lr=cfg["lr"])
         layers = getattr(model, "convs", None) or getattr(model, "lins")
         if cfg["first_layer_weight_decay_only"]:
             first = set(map(id, layers[0].parameters()))
@@ -252,7 +284,8 @@ class NodeClassification:
             for key, value in (("train_loss", loss.item()), ("val_loss", val_loss), ("val_accuracy", val_acc)):
                 state["history"][key].append(value)
             best = state["best"]
-            if best is None or (val_acc, -val_loss) > (best["val_accuracy"], -best["val_loss"]):
+            if best is None or (val_loss < best["val_loss"] if cfg.get("select") == "loss" else
+                                (val_acc, -val_loss) > (best["val_accuracy"], -best["val_loss"])):
                 state["best"] = {"val_accuracy": val_acc, "val_loss": val_loss, "test_accuracy": test_acc,
                                  "epoch": epoch + 1}
                 state["bad_epochs"] = 0

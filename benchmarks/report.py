@@ -152,12 +152,34 @@ def link_prediction_table() -> str:
     return "".join(parts).lstrip("\n")
 
 
+def heterophily_table() -> str:
+    data = json.loads((RESULTS / "heterophily.json").read_text())
+    datasets = list(dict.fromkeys(r["dataset"] for r in data["rows"]))
+    models = list(dict.fromkeys(r["model"] for r in data["rows"]))
+    found = {(r["dataset"], r["model"]): r for r in data["rows"]}
+
+    def cell(dataset, model):
+        r = found.get((dataset, model))
+        return "-" if r is None else f"{r['test_mean']:.2f} ± {r['test_std']:.2f} ({1000 * r['seconds_per_epoch']:.0f} ms)"
+    paper = data.get("paper", {})
+    rows = [[d] + [cell(d, m) for m in models] +
+            [" / ".join(f"{k} {v[0]:.2f}" + (f" ± {v[1]:.2f}" if v[1] is not None else "")
+                        for k, v in paper.get(d, {}).items()) or "-"] for d in datasets]
+    machine = data["machine"]
+    return markdown(["dataset"] + models + ["paper (Bodnar et al., Table 2)"], rows) + \
+        (f"\n\nTest accuracy %, mean ± std over the 10 geom-gcn splits (one seed each), milliseconds per "
+         f"training epoch in brackets. Produced by `{data['command']}` (`benchmarks/results/heterophily.json`; "
+         f"hyperparameters from `benchmarks/configs/<dataset>.toml`, else the model's defaults): torch "
+         f"{machine['torch']}, {machine['threads']} threads.")
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
     available = {"link_prediction": lambda: any(RESULTS.glob("link-*.json")) or (RESULTS / "link_prediction.json").exists()}
     for name, render in (("accuracy", accuracy_table), ("models", models_table), ("aggregation", aggregation_table),
-                         ("embeddings", embeddings_table), ("link_prediction", link_prediction_table)):
+                         ("embeddings", embeddings_table), ("link_prediction", link_prediction_table),
+                         ("heterophily", heterophily_table)):
         if not available.get(name, lambda n=name: (RESULTS / f"{n}.json").exists())():
             continue
         pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S)

@@ -2,6 +2,8 @@
 from .conv import GATConv, GCNConv, GINConv, SAGEConv
 from .message_passing import MessagePassing
 from .models import GAT, GCN, GIN, MLP, MODELS, BasicGNN, GraphSAGE, build_model
+from .sheaf import BundleSheaf, DiagSheaf, GeneralSheaf, SheafDiffusion
 
 __all__ = ["MessagePassing", "GCNConv", "SAGEConv", "GATConv", "GINConv",
-           "BasicGNN", "GCN", "GraphSAGE", "GAT", "GIN", "MLP", "MODELS", "build_model"]
+           "BasicGNN", "GCN", "GraphSAGE", "GAT", "GIN", "MLP", "MODELS", "build_model",
+           "SheafDiffusion", "DiagSheaf", "BundleSheaf", "GeneralSheaf"]

@@ -114,3 +114,17 @@ def test_bad_inputs(graph):
         build_model("transformer-xl", 10, 3, hidden_channels=8, num_layers=2)
     with pytest.raises(ValueError, match="unknown activation"):
         GCN(10, 8, 2, 3, act="swishy")
+
+
+@pytest.mark.parametrize("name", ["gcn", "sage", "mlp"])
+def test_input_dropout_replaces_dropout_on_the_first_layer_only(graph, name):
+    """input_dropout=0: a one-layer model is deterministic in training mode (no dropout anywhere);
+    with two layers the hidden dropout still acts. None keeps dropout on the input."""
+    ei, x = graph
+    one = build_model(name, 10, 4, hidden_channels=16, num_layers=1, dropout=0.9, input_dropout=0.0)
+    one.train()
+    torch.testing.assert_close(one(x, ei), one.eval()(x, ei))
+    two = build_model(name, 10, 4, hidden_channels=16, num_layers=2, dropout=0.9, input_dropout=0.0).train()
+    assert not torch.allclose(two(x, ei), two(x, ei))
+    default = build_model(name, 10, 4, hidden_channels=16, num_layers=1, dropout=0.9).train()
+    assert not torch.allclose(default(x, ei), default(x, ei))

@@ -41,6 +41,8 @@ class BasicGNN(nn.Module):
         num_layers: number of convolutions (>= 1).
         out_channels: output width (classes); defaults to ``hidden_channels``.
         dropout: dropout before every layer (the input layer included, as in both papers).
+        input_dropout: dropout before the first layer instead of ``dropout`` (``0.0``: none, as
+            OGB's link-prediction examples on learnable embeddings).
         act: activation of the hidden layers (``'relu'``, ``'elu'``, ...).
         norm: ``None``, ``'batch'`` or ``'layer'`` after each hidden conv.
         residual: add the layer's input to its output where the widths match.
@@ -52,7 +54,8 @@ class BasicGNN(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
                  out_channels: Optional[int] = None, dropout: float = 0.0, act: str = "relu",
-                 norm: Optional[str] = None, residual: bool = False, jk: Optional[str] = None, **conv_kwargs):
+                 norm: Optional[str] = None, residual: bool = False, jk: Optional[str] = None,
+                 input_dropout: Optional[float] = None, **conv_kwargs):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
@@ -63,6 +66,7 @@ class BasicGNN(nn.Module):
         self.in_channels, self.hidden_channels, self.num_layers = in_channels, hidden_channels, num_layers
         self.out_channels = hidden_channels if out_channels is None else out_channels
         self.dropout, self.act_name, self.residual, self.jk = dropout, act, residual, jk
+        self.input_dropout = dropout if input_dropout is None else input_dropout
         self.act = _activation(act)
         last_is_conv = jk is None
         self.convs = nn.ModuleList()
@@ -93,7 +97,7 @@ class BasicGNN(nn.Module):
         hidden: List[Tensor] = []
         for i, conv in enumerate(self.convs):
             sparse_ok = i == 0 and getattr(conv, "projects_first", False)
-            h = conv(input_dropout(x, self.dropout, self.training, sparse_ok), adj)
+            h = conv(input_dropout(x, self.input_dropout if i == 0 else self.dropout, self.training, sparse_ok), adj)
             if i < len(self.convs) - 1 or self.jk is not None:
                 if self.norms is not None:
                     h = self.norms[i](h)
@@ -169,7 +173,7 @@ class MLP(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
                  out_channels: Optional[int] = None, dropout: float = 0.0, act: str = "relu",
-                 norm: Optional[str] = None):
+                 norm: Optional[str] = None, input_dropout: Optional[float] = None):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
@@ -180,6 +184,7 @@ class MLP(nn.Module):
         self.lins = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.norms = nn.ModuleList(_NORMS[norm](hidden_channels) for _ in range(num_layers - 1)) if norm else None
         self.dropout, self.act = dropout, _activation(act)
+        self.input_dropout = dropout if input_dropout is None else input_dropout
 
     def reset_parameters(self) -> None:
         for module in self.modules():
@@ -189,7 +194,7 @@ class MLP(nn.Module):
     def forward(self, x: Tensor, graph=None) -> Tensor:
         check_features(x)
         for i, lin in enumerate(self.lins):
-            x = lin(input_dropout(x, self.dropout, self.training, sparse_ok=i == 0))
+            x = lin(input_dropout(x, self.input_dropout if i == 0 else self.dropout, self.training, sparse_ok=i == 0))
             if i < len(self.lins) - 1:
                 if self.norms is not None:
                     x = self.norms[i](x)

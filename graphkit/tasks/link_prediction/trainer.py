@@ -128,8 +128,9 @@ class LinkModel(nn.Module):
             self.embedding = nn.Embedding(num_nodes, hidden)
             nn.init.xavier_uniform_(self.embedding.weight)
             in_channels = hidden
+        extra = {} if config["input_dropout"] < 0 else {"input_dropout": config["input_dropout"]}
         self.encoder = build_model(model, in_channels, hidden, hidden_channels=hidden,
-                                   num_layers=config["num_layers"], dropout=config["dropout"])
+                                   num_layers=config["num_layers"], dropout=config["dropout"], **extra)
         common = dict(dropout=config["pred_dropout"], edge_dropout=config["edge_dropout"],
                       layer_norm=config["layer_norm"], use_xlin=config["use_xlin"], tail_act=config["tail_act"],
                       two_layer_lin=config["two_layer_lin"])

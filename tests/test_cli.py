@@ -57,3 +57,17 @@ def test_unknown_model_is_rejected_by_the_parser():
     result = subprocess.run([sys.executable, "-m", "graphkit", "train", "node-classification", "--model", "xyz"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "invalid choice: 'xyz'" in result.stderr
+
+
+def test_the_command_line_keeps_freed_memory_for_reuse(monkeypatch):
+    """On glibc the malloc thresholds are accepted; the CLI applies them before any command."""
+    import importlib
+    import sys
+
+    from graphkit.utils import retain_freed_memory
+    cli_main = importlib.import_module("graphkit.cli.main")
+    if sys.platform.startswith("linux"):
+        assert retain_freed_memory() is True
+    called = []
+    monkeypatch.setattr(cli_main, "retain_freed_memory", lambda: called.append(True))
+    assert cli_main.main(["datasets"]) == 0 and called == [True]

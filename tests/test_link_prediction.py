@@ -168,6 +168,22 @@ def test_trainer_learns_communities_and_resumes_from_checkpoints(predictor, tmp_
     assert fresh.runs[0].test == report.runs[0].test  # same seed, same result
 
 
+def test_featureless_graph_with_pure_encoder_orthogonal_embedding_and_predictor_lr():
+    """NCN's ogbl-ddi set-up on a small featureless graph: learnable orthogonal embeddings, the
+    weight-free residual sum encoder, a predictor learning rate of its own."""
+    from graphkit.tasks.link_prediction.trainer import LinkModel, default_config
+    data = _community_graph()  # no x: embeddings
+    config = {"epochs": 15, "hidden": 32, "num_layers": 1, "batch_size": 256, "metric": "hits@20", "lr": 0.01,
+              "pred_lr": 0.005, "embedding_init": "orthogonal", "input_dropout": 0.1, "dropout": 0.0}
+    report = LinkPrediction("puresum", "ncn", config=config, progress=False).fit(data)
+    assert report.test["auc"]["mean"] > 0.8
+    model = LinkModel("puresum", "ncn", None, 120, {**default_config("ncn"), **config})
+    w = model.embedding.weight
+    torch.testing.assert_close(w.t() @ w, torch.eye(32), atol=1e-5, rtol=0)  # orthonormal columns
+    with pytest.raises(ValueError, match="embedding_init"):
+        LinkModel("puresum", "ncn", None, 120, {**default_config("ncn"), **config, "embedding_init": "normal"})
+
+
 def test_link_split_and_trainer_errors():
     from torch_geometric.data import Data
     with pytest.raises(ValueError, match="no edges"):

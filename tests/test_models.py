@@ -128,3 +128,26 @@ def test_input_dropout_replaces_dropout_on_the_first_layer_only(graph, name):
     assert not torch.allclose(two(x, ei), two(x, ei))
     default = build_model(name, 10, 4, hidden_channels=16, num_layers=1, dropout=0.9).train()
     assert not torch.allclose(default(x, ei), default(x, ei))
+
+
+@pytest.mark.parametrize("aggr", ["sum", "mean", "gcn"])
+@pytest.mark.parametrize("residual", [True, False])
+def test_pure_propagation_matches_dense_propagation(graph, aggr, residual):
+    ei, _ = graph
+    x = torch.randn(N, 6, dtype=torch.float64)
+    a = torch.zeros(N, N, dtype=torch.float64)
+    a.index_put_((ei[1], ei[0]), torch.ones(ei.shape[1], dtype=torch.float64), accumulate=True)
+    if aggr == "sum":
+        p = a
+    elif aggr == "mean":
+        p = a / a.sum(1, keepdim=True).clamp_min(1)
+    else:
+        s = (a.sum(1) + 1).rsqrt()
+        p = s[:, None] * (a + torch.eye(N, dtype=torch.float64)) * s[None, :]
+    expected = x
+    for _ in range(2):
+        expected = expected + p @ expected if residual else p @ expected
+    model = build_model(f"pure{aggr}", 6, 6, hidden_channels=6, num_layers=2, residual=residual, dropout=0.5).eval()
+    torch.testing.assert_close(model(x, ei), expected)
+    with pytest.raises(ValueError, match="keeps the width"):
+        build_model(f"pure{aggr}", 5, 6, hidden_channels=6)

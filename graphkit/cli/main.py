@@ -8,6 +8,7 @@ from typing import List, Optional
 from .. import datasets
 from ..nn.models import MODELS
 from ..tasks import NodeClassification, load_config
+from ..utils.memory import retain_freed_memory
 from .embed import add_embed_commands
 from .link import add_link_commands
 from .plots import plot_training_curves, write_report
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    retain_freed_memory()  # the command owns the process: reuse freed activations, no page-fault churn
     try:
         return args.func(args)
     except (ValueError, TypeError, FileNotFoundError) as err:

@@ -141,6 +141,57 @@ class GIN(BasicGNN):
         return GINConv(mlp, **kwargs)
 
 
+class PurePropagation(nn.Module):
+    """Weight-free propagation, ``x <- x + P x`` per layer (``P x`` without ``residual``), with
+    ``P`` the sum, mean or GCN-normalised (``D~^-1/2 (A + I) D~^-1/2``) aggregation: the "pure"
+    encoders NCN (Wang et al., ICLR 2024) puts on learnable node embeddings (``puresum`` on
+    ogbl-ddi). ``input_dropout`` drops input features, ``dropout`` the output.
+
+    ``forward(x [N, F], graph) -> [N, F]``: the width never changes, so ``in_channels`` must equal
+    ``out_channels`` (and ``hidden_channels``).
+    """
+
+    AGGREGATIONS = ("sum", "mean", "gcn")
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1,
+                 out_channels: Optional[int] = None, dropout: float = 0.0, aggr: str = "sum", residual: bool = True,
+                 input_dropout: Optional[float] = None):
+        super().__init__()
+        out_channels = hidden_channels if out_channels is None else out_channels
+        if not in_channels == hidden_channels == out_channels:
+            raise ValueError(f"a weight-free propagation keeps the width: in_channels ({in_channels}), "
+                             f"hidden_channels ({hidden_channels}) and out_channels ({out_channels}) must be equal")
+        if aggr not in self.AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {aggr!r}; expected one of {self.AGGREGATIONS}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+        self.num_layers, self.aggr, self.residual, self.dropout = num_layers, aggr, residual, dropout
+        self.input_dropout = dropout if input_dropout is None else input_dropout
+
+    def forward(self, x: Tensor, graph) -> Tensor:
+        from .. import ops
+        adj = to_adj(graph, x.size(0))
+        check_features(x, adj.shape[1])
+        x = F.dropout(x, self.input_dropout, self.training)
+        scale = None
+        if self.aggr == "gcn":
+            scale = (adj.in_degree().to(x.dtype) + 1).rsqrt().unsqueeze(-1)
+        for _ in range(self.num_layers):
+            if scale is None:
+                h = ops.spmm(adj, x, self.aggr)
+            else:
+                h = scale * (ops.spmm(adj, scale * x) + scale * x)
+            x = x + h if self.residual else h
+        return F.dropout(x, self.dropout, self.training)
+
+
+def _pure(aggr: str):
+    def build(in_channels: int, out_channels: int, **kwargs) -> PurePropagation:
+        return PurePropagation(in_channels, kwargs.pop("hidden_channels", out_channels), out_channels=out_channels,
+                               aggr=aggr, **kwargs)
+    return build
+
+
 class GAT(BasicGNN):
     """Velickovic et al.'s GAT.
 
@@ -202,8 +253,9 @@ class MLP(nn.Module):
         return x
 
 
-MODELS: Dict[str, type] = {"gcn": GCN, "sage": GraphSAGE, "gat": GAT, "gin": GIN, "mlp": MLP,
-                           "nsd-diag": DiagSheaf, "nsd-bundle": BundleSheaf, "nsd-general": GeneralSheaf}
+MODELS: Dict[str, Callable[..., nn.Module]] = {"gcn": GCN, "sage": GraphSAGE, "gat": GAT, "gin": GIN, "mlp": MLP,
+                           "nsd-diag": DiagSheaf, "nsd-bundle": BundleSheaf, "nsd-general": GeneralSheaf,
+                           "puresum": _pure("sum"), "puremean": _pure("mean"), "puregcn": _pure("gcn")}
 
 
 def build_model(name: str, in_channels: int, out_channels: int, **hparams) -> nn.Module:

@@ -126,7 +126,10 @@ class LinkModel(nn.Module):
         self.embedding = None
         if in_channels is None or config["embedding"]:
             self.embedding = nn.Embedding(num_nodes, hidden)
-            nn.init.xavier_uniform_(self.embedding.weight)
+            if config["embedding_init"] not in ("xavier", "orthogonal"):
+                raise ValueError(f"embedding_init must be 'xavier' or 'orthogonal', got {config['embedding_init']!r}")
+            (nn.init.orthogonal_ if config["embedding_init"] == "orthogonal" else nn.init.xavier_uniform_)(
+                self.embedding.weight)
             in_channels = hidden
         extra = {} if config["input_dropout"] < 0 else {"input_dropout": config["input_dropout"]}
         self.encoder = build_model(model, in_channels, hidden, hidden_channels=hidden,
@@ -274,7 +277,11 @@ class LinkPrediction:
         graph = TrainGraph(split.train, split.num_nodes)
         seed_everything(seed)
         model = LinkModel(self.model, self.predictor, None if x is None else x.shape[1], split.num_nodes, config)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+        head = set(map(id, model.head.parameters()))  # the predictor may learn at its own rate (NCN)
+        optimizer = torch.optim.Adam(
+            [{"params": [p for p in model.parameters() if id(p) not in head]},
+             {"params": list(model.head.parameters()),
+              "lr": config["lr"] if config["pred_lr"] < 0 else config["pred_lr"]}], lr=config["lr"])
         path = self._checkpoint_path(data, config, seed)
         state = {"epoch": 0, "best": None, "bad_evals": 0, "seconds": 0.0, "train_seconds": 0.0,
                  "history": {"loss": [], "valid": [], "epoch_seconds": []}}

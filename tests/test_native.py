@@ -207,6 +207,13 @@ def test_pair_product_and_dropout_op_registration():
     first = torch.randint(0, adj.shape[0], (30,), generator=g)
     second = torch.randint(0, adj.shape[0], (30,), generator=g)
     torch.library.opcheck(ops.pair_product, (x, first, second))
+    colptr, row_t, perm = adj.csc()
+    blocks = torch.randn(adj.num_edges, 2, 2, generator=g, requires_grad=True)
+    stalks = torch.randn(adj.shape[1], 2, 3, generator=g, requires_grad=True)
+    torch.library.opcheck(ops.block_spmm, (adj.rowptr, adj.col, blocks, stalks, colptr, row_t, perm))
+    grad = torch.randn(adj.shape[0], 2, 3, generator=g)
+    torch.library.opcheck(ops.block_spmm_transpose, (colptr, row_t, perm, blocks.detach(), grad))
+    torch.library.opcheck(ops.block_spmm_blocks_grad, (adj.rowptr, adj.col, grad, stalks.detach()))
     for relu in (False, True):
         torch.library.opcheck(ops.dropout, (x, 0.3, 77, relu))
         out = ops.dropout(x.detach(), 0.3, 77, relu)
@@ -278,6 +285,7 @@ def test_cuda_kernels_match_cpu():
                   lambda a, x, w, s, d, m: native.segment_reduce(m, a, "mean"),
                   lambda a, x, w, s, d, m: native.gather(x, a.col),
                   lambda a, x, w, s, d, m: native.pair_product(x, a.col, a.row),
+                  lambda a, x, w, s, d, m: native.block_spmm(a, m[:, :, :4], x[:, :4, :]),
                   lambda a, x, w, s, d, m: native.dropout(m, 0.4, 123, True),
                   lambda a, x, w, s, d, m: native.dropout(m, 0.4, 123, False)]
         for case in cases:

@@ -334,3 +334,23 @@ def test_dropout_eval_edges_and_bad_input():
         ops.dropout(x, 1.5)
     with pytest.raises(TypeError, match="floating-point"):
         ops.dropout(torch.ones(3, dtype=torch.long), 0.5)
+
+
+def test_block_spmm_matches_per_edge_loop_and_gradcheck():
+    ei = random_graph(12, 40, seed=3)
+    adj = Adj.from_edge_index(ei, 12)
+    g = torch.Generator().manual_seed(2)
+    blocks = torch.randn(adj.num_edges, 3, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    x = torch.randn(12, 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    out = ops.block_spmm(adj, blocks, x)
+    expected = torch.zeros(12, 3, 4, dtype=torch.float64)
+    for k, (i, j) in enumerate(zip(adj.row.tolist(), adj.col.tolist())):
+        expected[i] += blocks[k].detach() @ x[j].detach()
+    torch.testing.assert_close(out, expected)
+    assert torch.autograd.gradcheck(lambda b, t: ops.block_spmm(adj, b, t), (blocks, x))
+    empty = Adj.from_edge_index(torch.empty(2, 0, dtype=torch.long), 5)
+    assert torch.equal(ops.block_spmm(empty, torch.empty(0, 2, 2), torch.ones(5, 2, 1)), torch.zeros(5, 2, 1))
+    with pytest.raises(ValueError, match="blocks must have shape"):
+        ops.block_spmm(adj, blocks[:3], x)
+    with pytest.raises(ValueError, match="x must have shape"):
+        ops.block_spmm(adj, blocks, x[:, :2])

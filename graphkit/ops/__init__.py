@@ -27,7 +27,7 @@ from ..adj import Adj
 from . import reference
 
 __all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk", "gat_aggregate",
-           "neighbor_sets", "pair_product", "dropout", "register_backend", "use_backend", "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
+           "neighbor_sets", "pair_product", "block_spmm", "dropout", "register_backend", "use_backend", "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
 
 REDUCTIONS = ("sum", "mean", "max", "min")
 NEIGHBOR_SETS = reference.NEIGHBOR_SETS
@@ -41,7 +41,7 @@ KERNEL_CHOICES = ("auto", "native", "reference")
 def register_backend(name: str, module: ModuleType) -> None:
     """Make ``module`` (defining the functions of :mod:`graphkit.ops.reference`) selectable."""
     missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk",
-                           "gat_aggregate", "neighbor_sets", "pair_product", "dropout")
+                           "gat_aggregate", "neighbor_sets", "pair_product", "block_spmm", "dropout")
                if not hasattr(module, f)]
     if missing:
         raise TypeError(f"backend {name!r} lacks {', '.join(missing)}")
@@ -302,6 +302,32 @@ def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
     _check_float(x, "x")
     _check_pairs(first, second, x.shape[0])
     return _impl(x.device).pair_product(x, first, second)
+
+def block_spmm(adj: Adj, blocks: Tensor, x: Tensor) -> Tensor:
+    """Block-sparse product: ``out[i] = sum_{entries k of row i} blocks[k] @ x[col[k]]``.
+
+    The operator of a sheaf Laplacian (a ``d x d`` block per graph entry) applied to node stalks
+    without an ``[E, d, C]`` message tensor; gradients for ``blocks`` and ``x`` (the latter
+    through the cached transpose, no atomics).
+
+    Args:
+        adj: graph of shape ``(M, N)``.
+        blocks: ``[E, d, d]`` per-entry blocks in CSR order.
+        x: ``[N, d, C]`` source stalks.
+
+    Returns:
+        ``[M, d, C]``.
+    """
+    _check_adj(adj)
+    _check_float(blocks, "blocks")
+    _check_float(x, "x")
+    if blocks.dim() != 3 or blocks.shape[1] != blocks.shape[2] or blocks.shape[0] != adj.num_edges:
+        raise ValueError(f"blocks must have shape [{adj.num_edges}, d, d], got {list(blocks.shape)}")
+    if x.dim() != 3 or x.shape[0] != adj.shape[1] or x.shape[1] != blocks.shape[1]:
+        raise ValueError(f"x must have shape [{adj.shape[1]}, {blocks.shape[1]}, C], got {list(x.shape)}")
+    if blocks.dtype != x.dtype:
+        raise TypeError(f"blocks ({blocks.dtype}) and x ({x.dtype}) must share a dtype")
+    return _impl(x.device).block_spmm(adj, blocks, x)
 
 def dropout(x: Tensor, p: float, training: bool = True, relu: bool = False,
             generator: Optional[torch.Generator] = None) -> Tensor:

@@ -102,6 +102,21 @@ def _csr_transpose_fake(rowptr, col, num_cols):
     return col.new_empty(num_cols + 1), torch.empty_like(col), torch.empty_like(col)
 
 
+@torch.library.register_fake("graphkit::block_spmm")
+def _block_spmm_fake(rowptr, col, blocks, x, colptr, row_t, perm):
+    return x.new_empty((rowptr.shape[0] - 1, x.shape[1], x.shape[2]))
+
+
+@torch.library.register_fake("graphkit::block_spmm_transpose")
+def _block_spmm_transpose_fake(colptr, row_t, perm, blocks, grad):
+    return grad.new_empty((colptr.shape[0] - 1, grad.shape[1], grad.shape[2]))
+
+
+@torch.library.register_fake("graphkit::block_spmm_blocks_grad")
+def _block_spmm_blocks_grad_fake(rowptr, col, grad, x):
+    return x.new_empty((col.shape[0], x.shape[1], x.shape[1]))
+
+
 @torch.library.register_fake("graphkit::pair_product")
 def _pair_product_fake(x, first, second):
     return x.new_empty((first.shape[0], x.shape[1]))
@@ -290,6 +305,21 @@ def _gather_backward(ctx, grad):
 torch.library.register_autograd("graphkit::gather", _gather_backward, setup_context=_gather_setup)
 
 
+def _block_spmm_setup(ctx, inputs, output):
+    rowptr, col, blocks, x, colptr, row_t, perm = inputs
+    ctx.save_for_backward(rowptr, col, blocks, x, colptr, row_t, perm)
+
+
+def _block_spmm_backward(ctx, grad):
+    rowptr, col, blocks, x, colptr, row_t, perm = ctx.saved_tensors
+    grad_blocks = _ops.block_spmm_blocks_grad(rowptr, col, grad, x) if ctx.needs_input_grad[2] else None
+    grad_x = _ops.block_spmm_transpose(colptr, row_t, perm, blocks, grad) if ctx.needs_input_grad[3] else None
+    return None, None, grad_blocks, grad_x, None, None, None
+
+
+torch.library.register_autograd("graphkit::block_spmm", _block_spmm_backward, setup_context=_block_spmm_setup)
+
+
 def _pair_product_setup(ctx, inputs, output):
     x, first, second = inputs
     ends = torch.cat([first, second])
@@ -405,3 +435,9 @@ def dropout(x: Tensor, p: float, seed: int, relu: bool = False) -> Tensor:
 
 def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
     return _ops.pair_product(_flat(x), first, second).view((first.shape[0],) + tuple(x.shape[1:]))
+
+
+def block_spmm(adj: Adj, blocks: Tensor, x: Tensor) -> Tensor:
+    rowptr, col = adj.int32()
+    colptr, row_t, perm = _csc_int32(adj) if adj.device.type == "cpu" else adj.csc_int32()
+    return _ops.block_spmm(rowptr, col, blocks, x, colptr, row_t, perm)

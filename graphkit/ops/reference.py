@@ -191,6 +191,11 @@ def gather(x: Tensor, index: Tensor) -> Tensor:
     return x.index_select(0, index)
 
 
+def block_spmm(adj: Adj, blocks: Tensor, x: Tensor) -> Tensor:
+    """Per-entry ``d x d`` blocks times the gathered source stalks, summed over each row."""
+    return segment_reduce(torch.bmm(blocks, x.index_select(0, adj.col)), adj, "sum")
+
+
 def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
     return x.index_select(0, first) * x.index_select(0, second)
 

@@ -83,6 +83,14 @@ TORCH_LIBRARY(graphkit, m) {
   // in col's dtype, perm[k] the CSR position of CSC entry k; rows ascending within each column
   // (a stable counting sort, O(E + num_cols)).
   m.def("csr_transpose(Tensor rowptr, Tensor col, int num_cols) -> (Tensor, Tensor, Tensor)");
+  // Block-sparse product: out[i] = sum over the entries k of row i of blocks[k] @ x[col[k]]
+  // (blocks [E, d, d], x [N, d, C] -> [M, d, C]); its transpose through the CSC arrays (blocks
+  // transposed, perm maps CSC to CSR entries), and the blocks' gradient grad[row] @ x[col]^T.
+  // colptr/row_t/perm: the transpose, used only by the backward.
+  m.def("block_spmm(Tensor rowptr, Tensor col, Tensor blocks, Tensor x, Tensor colptr, Tensor row_t, "
+        "Tensor perm) -> Tensor");
+  m.def("block_spmm_transpose(Tensor colptr, Tensor row_t, Tensor perm, Tensor blocks, Tensor grad) -> Tensor");
+  m.def("block_spmm_blocks_grad(Tensor rowptr, Tensor col, Tensor grad, Tensor x) -> Tensor");
   // out[p] = x[first[p]] * x[second[p]] ([P, F]); the backward groups the 2P pair ends by node
   // (ptr [N + 1], ends [2P]: end k < P is first[k], else second[k - P]; other[k]: the other end's
   // node) and sums grad[pair] * x[other] per node, without atomics.

@@ -18,10 +18,9 @@ entry of the other end.
 
 The Laplacian is applied block-sparsely through graphkit's ops: diagonal maps give one weight per
 entry and stalk dimension (a per-head :func:`graphkit.ops.spmm`); orthogonal and general maps
-give a ``d x d`` block per entry, applied to the gathered neighbour stalks by a batched product
-and summed over each CSR row (:func:`graphkit.ops.gather`, ``torch.bmm``,
-:func:`graphkit.ops.segment_reduce`). No ``(N d) x (N d)`` matrix is formed (except by
-:meth:`SheafLaplacian.to_dense`, for tests).
+give a ``d x d`` block per entry, applied to the neighbour stalks and summed over each CSR row
+by :func:`graphkit.ops.block_spmm` (no ``[E, d, C]`` messages). No ``(N d) x (N d)`` matrix is
+formed (except by :meth:`SheafLaplacian.to_dense`, for tests).
 """
 from __future__ import annotations
 
@@ -115,8 +114,7 @@ class SheafLaplacian:
         if self.off.dim() == 2:
             out = self._apply_diagonal(adj, self.diag, self.off, learned)
         else:
-            messages = torch.bmm(self.off, ops.gather(learned, self.graph.col))  # [E, d, C]
-            out = torch.bmm(self.diag, learned) + ops.segment_reduce(messages, adj, "sum")
+            out = torch.bmm(self.diag, learned) + ops.block_spmm(adj, self.off, learned)
         if self.fixed_diag is None:
             return out
         return torch.cat([out, self._apply_diagonal(adj, self.fixed_diag, self.fixed_off, x[:, d:])], dim=1)

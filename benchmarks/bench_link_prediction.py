@@ -42,11 +42,12 @@ def reset_peak_rss() -> bool:
 
 
 def peak_rss_mib() -> float:
+    """The high-water mark since :func:`reset_peak_rss` (``VmHWM``), else the process's peak."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from graphkit.utils import peak_rss_mib as process_peak
+    return process_peak()
 
 
 # ----------------------------------------------------------------------------- graphkit

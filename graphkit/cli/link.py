@@ -11,6 +11,7 @@ import numpy as np
 from .. import datasets
 from ..nn.models import MODELS
 from ..utils import atomic_write_text
+from .args import add_run_arguments
 from .plots import plot_link_curves, write_report
 from .table import format_table
 
@@ -80,15 +81,9 @@ def add_link_commands(train_tasks, evaluate_what) -> None:
     p.add_argument("--dataset", required=True, help="ogbl-* (official split) or any graph (RandomLinkSplit 85/5/10)")
     p.add_argument("--model", default="sage", choices=sorted(MODELS), help="encoder")
     p.add_argument("--predictor", default="mlp", choices=PREDICTORS)
-    p.add_argument("--runs", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0, help="first seed")
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's epoch count")
-    p.add_argument("--config", help="TOML file of hyperparameter overrides")
-    p.add_argument("--json", help="write the report (per-run valid/test metrics, mean ± std) here")
-    p.add_argument("--plot", help="draw loss and validation curves into this image file")
-    p.add_argument("--checkpoint-dir", help="checkpoint every run here and resume from it")
-    p.add_argument("--data-root", help="folder holding the raw datasets (default: $GRAPHKIT_DATA)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_arguments(p, runs_help="runs (seeds seed, seed + 1, ...)",
+                      json_help="write the report (per-run valid/test metrics, mean ± std) here",
+                      plot_help="draw loss and validation curves into this image file")
     p.set_defaults(func=_cmd_train_link)
 
     p = evaluate_what.add_parser("link-prediction", help="Hits@K / MRR / AUC / AP of scores made elsewhere",

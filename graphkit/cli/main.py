@@ -9,6 +9,7 @@ from .. import datasets
 from ..nn.models import MODELS
 from ..tasks import NodeClassification, load_config
 from ..utils.memory import retain_freed_memory
+from .args import add_run_arguments
 from .embed import add_embed_commands
 from .link import add_link_commands
 from .plots import plot_training_curves, write_report
@@ -91,15 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default=None, help="public | geom-gcn | full | random (default: the dataset's)")
     p.add_argument("--split-index", type=int, nargs="+", default=None,
                    help="which of the fixed splits to run (default: all, e.g. the 10 geom-gcn splits)")
-    p.add_argument("--runs", type=int, default=1, help="seeds per split")
-    p.add_argument("--seed", type=int, default=0, help="first seed")
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's epoch count")
-    p.add_argument("--config", help="TOML file of hyperparameter overrides")
-    p.add_argument("--json", help="write the report as JSON here")
-    p.add_argument("--plot", help="draw the training curves into this image file (.png/.pdf/.svg)")
-    p.add_argument("--checkpoint-dir", help="checkpoint every run here and resume from it")
-    p.add_argument("--data-root", help="folder holding the raw datasets (default: $GRAPHKIT_DATA)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_arguments(p, runs_help="seeds per split", json_help="write the report as JSON here",
+                      plot_help="draw the training curves into this image file (.png/.pdf/.svg)")
     p.set_defaults(func=_cmd_train_node)
 
     evaluate = add_embed_commands(sub)

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ..adj import check_features, to_adj
 from ..nn.models import MODELS, build_model
-from ..utils import atomic_save, load_checkpoint, seed_everything
+from ..utils import RunCheckpoint, seed_everything
 
 try:
     import tomllib
@@ -244,23 +244,12 @@ class NodeClassification:
         if int(train_mask.sum()) == 0:
             raise ValueError(f"split {split_index} has no training nodes")
         model, optimizer = self._build(data, seed)
-        path = self._checkpoint_path(data, split_index, seed)
-        state = {"epoch": 0, "best": None, "bad_epochs": 0, "seconds": 0.0,
-                 "history": {"train_loss": [], "val_loss": [], "val_accuracy": []}, "done": False}
-        if path is not None and path.exists():
-            saved = load_checkpoint(path)
-            if saved["done"]:
-                return RunResult(**saved["result"])
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            torch.set_rng_state(saved["rng"])
-            state = saved["state"]
-
-        def save(done: bool, result: Optional[RunResult] = None) -> None:
-            if path is not None:
-                atomic_save({"done": done, "result": None if result is None else asdict(result),
-                             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                             "rng": torch.get_rng_state(), "state": state}, path)
+        checkpoint = RunCheckpoint(self._checkpoint_path(data, split_index, seed))
+        finished, state = checkpoint.resume(model, optimizer)
+        if finished is not None:
+            return RunResult(**finished)
+        state = state or {"epoch": 0, "best": None, "bad_epochs": 0, "seconds": 0.0,
+                          "history": {"train_loss": [], "val_loss": [], "val_accuracy": []}}
 
         bar = tqdm(range(state["epoch"], cfg["epochs"]), initial=state["epoch"], total=cfg["epochs"],
                    desc=f"split {split_index} seed {seed}", unit="epoch", disable=not self.progress, leave=False)
@@ -294,12 +283,12 @@ class NodeClassification:
             bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val_acc:.3f}")
             if state["bad_epochs"] >= cfg["patience"]:
                 break
-            if path is not None and (epoch + 1) % self.checkpoint_every == 0:
-                save(done=False)
+            if (epoch + 1) % self.checkpoint_every == 0:
+                checkpoint.save(model, optimizer, state)
         bar.close()
         best = state["best"]
         result = RunResult(seed=seed, split_index=split_index, val_accuracy=best["val_accuracy"],
                            test_accuracy=best["test_accuracy"], epochs=state["epoch"],
                            seconds=round(state["seconds"], 3), best_epoch=best["epoch"], history=state["history"])
-        save(done=True, result=result)
+        checkpoint.save(model, optimizer, state, asdict(result))
         return result

@@ -48,3 +48,35 @@ def atomic_write_text(text: str, path: PathLike) -> Path:
 def load_checkpoint(path: PathLike) -> Any:
     """Load a checkpoint written by :func:`atomic_save` (plain tensors, numbers, dicts and lists)."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class RunCheckpoint:
+    """One training run's checkpoint (model, optimizer, torch's RNG, the trainer's ``state`` and,
+    once finished, its ``result``), written atomically; the trainers resume from it.
+
+    ``path`` ``None`` turns checkpointing off (every method does nothing).
+    """
+
+    def __init__(self, path: Union[PathLike, None]):
+        self.path = None if path is None else Path(path)
+
+    def resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer):
+        """``(result, state)``: the finished run's result dict, or the state to continue from
+        (model, optimizer and RNG restored), or ``(None, None)`` when there is no checkpoint."""
+        if self.path is None or not self.path.exists():
+            return None, None
+        saved = load_checkpoint(self.path)
+        if saved["done"]:
+            return saved["result"], None
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng"])
+        return None, saved["state"]
+
+    def save(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict,
+             result: Union[dict, None] = None) -> None:
+        """Write the run; ``result`` marks it finished."""
+        if self.path is not None:
+            atomic_save({"done": result is not None, "result": result, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(), "state": state},
+                        self.path)

@@ -139,14 +139,20 @@ class SheafDiffusion(nn.Module):
             self._graphs[key] = entry
         return entry[2]
 
-    def laplacian(self, x: Tensor, graph: SheafGraph, step: int = 0) -> SheafLaplacian:
-        """The normalised sheaf Laplacian learned from stalk features ``x`` ``[N, D C]``."""
+    def fixed_part(self, graph: SheafGraph, like: Tensor) -> Dict[str, Tensor]:
+        """The ``add_lp``/``add_hp`` dimensions' blocks (they depend on the graph only)."""
+        if not self.signs:
+            return {}
+        fixed_diag, fixed_off = fixed_maps(graph, self.signs, self.augmented, like.dtype)
+        return {"fixed_diag": fixed_diag.to(like.device), "fixed_off": fixed_off.to(like.device)}
+
+    def laplacian(self, x: Tensor, graph: SheafGraph, step: int = 0,
+                  fixed: Optional[Dict[str, Tensor]] = None) -> SheafLaplacian:
+        """The normalised sheaf Laplacian learned from stalk features ``x`` ``[N, D C]``
+        (``fixed``: :meth:`fixed_part`, computed here when not given)."""
         learner = self.sheaf_learners[0 if self.linear else step]
         maps = learner(x, graph)
-        fixed = {}
-        if self.signs:
-            fixed_diag, fixed_off = fixed_maps(graph, self.signs, self.augmented, x.dtype)
-            fixed = {"fixed_diag": fixed_diag.to(x.device), "fixed_off": fixed_off.to(x.device)}
+        fixed = self.fixed_part(graph, x) if fixed is None else fixed
         if self.sheaf == "diag":
             return diagonal_sheaf_laplacian(graph, maps, self.augmented, **fixed)
         if self.sheaf == "bundle":
@@ -171,11 +177,11 @@ class SheafDiffusion(nn.Module):
         if self.lin12 is not None:
             x = self.lin12(x)
         x = x.view(n, self.stalk_dim, self.channels)
-        state, lap = x, None
+        state, lap, fixed = x, None, self.fixed_part(sg, x)
         for step in range(self.num_layers):
             if step == 0 or not self.linear:
                 features = ops.dropout(x, self.dropout if step > 0 else 0.0, self.training)
-                lap = self.laplacian(features.reshape(n, -1), sg, step)
+                lap = self.laplacian(features.reshape(n, -1), sg, step, fixed)
             x = ops.dropout(x, self.dropout, self.training)
             if self.left is not None:  # W1 mixes the stalk dimensions
                 x = torch.einsum("ab,nbc->nac", self.left[step].weight, x)

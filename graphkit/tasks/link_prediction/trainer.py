@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ...adj import Adj, check_edge_index, check_features
 from ...evaluate.link_prediction import link_prediction
 from ...nn.models import MODELS, build_model
-from ...utils import atomic_save, load_checkpoint, peak_rss_mib, seed_everything
+from ...utils import RunCheckpoint, peak_rss_mib, seed_everything
 from .heads import DotPredictor, MLPPredictor, NCNCPredictor, NCNPredictor
 
 try:
@@ -282,23 +282,12 @@ class LinkPrediction:
             [{"params": [p for p in model.parameters() if id(p) not in head]},
              {"params": list(model.head.parameters()),
               "lr": config["lr"] if config["pred_lr"] < 0 else config["pred_lr"]}], lr=config["lr"])
-        path = self._checkpoint_path(data, config, seed)
-        state = {"epoch": 0, "best": None, "bad_evals": 0, "seconds": 0.0, "train_seconds": 0.0,
-                 "history": {"loss": [], "valid": [], "epoch_seconds": []}}
-        if path is not None and path.exists():
-            saved = load_checkpoint(path)
-            if saved["done"]:
-                return LinkRunResult(**saved["result"])
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            torch.set_rng_state(saved["rng"])
-            state = saved["state"]
-
-        def save(done: bool, result: Optional[LinkRunResult] = None) -> None:
-            if path is not None:
-                atomic_save({"done": done, "result": None if result is None else asdict(result),
-                             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                             "rng": torch.get_rng_state(), "state": state}, path)
+        checkpoint = RunCheckpoint(self._checkpoint_path(data, config, seed))
+        finished, state = checkpoint.resume(model, optimizer)
+        if finished is not None:
+            return LinkRunResult(**finished)
+        state = state or {"epoch": 0, "best": None, "bad_evals": 0, "seconds": 0.0, "train_seconds": 0.0,
+                          "history": {"loss": [], "valid": [], "epoch_seconds": []}}
 
         from torch_geometric.utils import negative_sampling
         train, metric = split.train, config["metric"]
@@ -328,7 +317,7 @@ class LinkPrediction:
                 optimizer.step()
                 total, count = total + loss.item() * batch.numel(), count + batch.numel()
             state["train_seconds"] += time.perf_counter() - start
-            state["history"].setdefault("epoch_seconds", []).append(round(time.perf_counter() - start, 4))
+            state["history"]["epoch_seconds"].append(round(time.perf_counter() - start, 4))
             state["history"]["loss"].append(total / count)
             state["epoch"] = epoch + 1
             if (epoch + 1) % config["eval_every"] == 0 or epoch + 1 == config["epochs"]:
@@ -345,13 +334,13 @@ class LinkPrediction:
             state["seconds"] += time.perf_counter() - start
             if state["bad_evals"] >= config["patience"]:
                 break
-            if path is not None and (epoch + 1) % self.checkpoint_every == 0:
-                save(done=False)
+            if (epoch + 1) % self.checkpoint_every == 0:
+                checkpoint.save(model, optimizer, state)
         bar.close()
         best = state["best"]
         result = LinkRunResult(seed=seed, valid=best["valid"], test=best["test"], epochs=state["epoch"],
                                best_epoch=best["epoch"], seconds=round(state["seconds"], 3),
                                seconds_per_epoch=round(state["train_seconds"] / max(state["epoch"], 1), 4),
                                history=state["history"])
-        save(done=True, result=result)
+        checkpoint.save(model, optimizer, state, asdict(result))
         return result

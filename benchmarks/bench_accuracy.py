@@ -15,6 +15,7 @@ from pathlib import Path
 
 from graphkit import datasets
 from graphkit.tasks import NodeClassification
+from graphkit.utils import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "accuracy.json"
 CONFIGS = [("gcn", "cora", "public", 10), ("gat", "cora", "public", 10),
@@ -44,11 +45,10 @@ def main() -> None:
             "per_run": [round(100 * r.test_accuracy, 2) for r in report.runs]}
         print(f"{model:>4} {name:>9} {split:>9}: {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} "
               f"({len(report.runs)} runs, {time.perf_counter() - start:.0f} s)", flush=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "accuracy", "metric": "test accuracy %",
-                               "command": "python benchmarks/bench_accuracy.py",
-                               "rows": sorted(rows.values(), key=lambda r: (r["split"] != "public", r["dataset"], r["model"]))},
-                              indent=2) + "\n")
+    order = lambda r: (r["split"] != "public", r["dataset"], r["model"])
+    atomic_write_text(json.dumps({"benchmark": "accuracy", "metric": "test accuracy %",
+                                  "command": "python benchmarks/bench_accuracy.py",
+                                  "rows": sorted(rows.values(), key=order)}, indent=2) + "\n", out)
     print(f"wrote {out}")
 
 

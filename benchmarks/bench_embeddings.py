@@ -181,7 +181,6 @@ def f1_child(path: str, repeats: int, threads: int) -> dict:
 
 
 def node2vec_child(impl: str, threads: int) -> dict:
-    import numpy as np
     import torch
     torch.set_num_threads(threads)
     from graphkit.evaluate import node_classification_f1

@@ -50,6 +50,22 @@ def run(dataset: str, model: str, checkpoint_dir: Path, data_root) -> dict:
             else "presets.toml", "wall_seconds": round(time.perf_counter() - start, 1)}
 
 
+def write_row(out: Path, row: dict, threads: int) -> None:
+    """Merge one row into the results file, atomically: rows of other datasets and models (from
+    earlier runs, or from a second benchmark process on other datasets) are kept."""
+    from graphkit.utils import atomic_write_text, file_lock
+    with file_lock(out.with_name(f".{out.name}.lock")):  # two benchmark processes merge, never overwrite
+        rows = {(r["dataset"], r["model"]): r for r in json.loads(out.read_text())["rows"]} if out.exists() else {}
+        rows[(row["dataset"], row["model"])] = row
+        order = lambda r: (DATASETS.index(r["dataset"]) if r["dataset"] in DATASETS else 99,
+                           MODELS.index(r["model"]) if r["model"] in MODELS else 99)
+        data = {"rows": sorted(rows.values(), key=order), "paper": PAPER,
+                "command": "python benchmarks/bench_heterophily.py",
+                "machine": {"torch": torch.__version__, "threads": threads,
+                            "cpu": platform.processor() or platform.machine()}}
+        atomic_write_text(json.dumps(data, indent=2), out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
@@ -61,25 +77,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    previous = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
-    rows = {(r["dataset"], r["model"]): r for r in previous}
+    rows = {}
     for dataset in args.datasets:
         for model in args.models:
             row = run(dataset, model, args.checkpoint_dir, args.data_root)
             rows[(dataset, model)] = row
             print(f"{dataset:9s} {model:12s} {row['test_mean']:6.2f} ± {row['test_std']:5.2f}  "
                   f"{1000 * row['seconds_per_epoch']:7.1f} ms/epoch", flush=True)
-            out = {"rows": sorted(rows.values(), key=lambda r: (DATASETS.index(r["dataset"])
-                                                                 if r["dataset"] in DATASETS else 99,
-                                                                 MODELS.index(r["model"]) if r["model"] in MODELS
-                                                                 else 99)),
-                   "paper": PAPER, "command": "python benchmarks/bench_heterophily.py",
-                   "machine": {"torch": torch.__version__, "threads": args.threads,
-                               "cpu": platform.processor() or platform.machine()}}
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = args.out.with_suffix(".tmp")
-            tmp.write_text(json.dumps(out, indent=2))
-            tmp.replace(args.out)
+            write_row(args.out, row, args.threads)
     print(f"\n{'dataset':9s} " + " ".join(f"{m:>15s}" for m in args.models))
     for dataset in args.datasets:
         cells = [f"{rows[(dataset, m)]['test_mean']:6.2f} ± {rows[(dataset, m)]['test_std']:5.2f}" for m in args.models]

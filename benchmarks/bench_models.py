@@ -109,8 +109,8 @@ def main() -> None:
     result = {"benchmark": "models", "unit": "seconds per training epoch (median)", "threads": args.threads,
               "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
               "machine": f"{platform.machine()}, {os.cpu_count()} cores", "rows": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    from graphkit.utils import atomic_write_text
+    atomic_write_text(json.dumps(result, indent=2) + "\n", args.out)
     print(f"wrote {args.out}")
 
 

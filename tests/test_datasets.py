@@ -57,6 +57,49 @@ def test_data_root_is_never_written():
     assert (datasets.cache_root() / "Cora" / "processed").is_dir()
 
 
+def test_heterophily_features_are_row_normalised_and_masks_bool():
+    need_dataset("Actor")
+    need_dataset("cornell")
+    for name in ("film", "cornell", "cora"):
+        data = datasets.load(name, split="geom-gcn")
+        sums = data.x.sum(-1)
+        assert torch.allclose(sums[sums > 0], torch.ones(1)), name  # as Geom-GCN / NSD preprocess them
+        assert data.train_mask.dtype == data.val_mask.dtype == data.test_mask.dtype == torch.bool  # PyG: uint8
+    raw = datasets.load("film", normalize_features=False)
+    assert set(raw.x.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_cache_lock_serialises_loads_of_one_dataset(tmp_path, monkeypatch):
+    """Two loaders of one dataset at once: the second waits for the first's processed files."""
+    import threading
+    need_dataset("cornell")
+    monkeypatch.setenv("GRAPHKIT_CACHE", str(tmp_path / "cache"))
+    card = datasets.card("cornell")
+    events, entered = [], threading.Event()
+
+    def holder():
+        with datasets.cache_lock(card):
+            entered.set()
+            events.append("holder in")
+            threading.Event().wait(0.3)
+            events.append("holder out")
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    entered.wait()
+    with datasets.cache_lock(card):
+        events.append("second in")
+    thread.join()
+    assert events == ["holder in", "holder out", "second in"]
+    loaded = []
+    threads = [threading.Thread(target=lambda: loaded.append(datasets.load("cornell"))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loaded) == 2 and torch.equal(loaded[0].x, loaded[1].x)
+
+
 def test_locate_reports_where_found():
     need_dataset("Cora")
     assert datasets.locate(datasets.card("cora")) == shared_root() / "Cora"

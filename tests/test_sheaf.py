@@ -170,6 +170,30 @@ def test_models_are_permutation_equivariant(kind):
     torch.testing.assert_close(permuted, out[perm], atol=1e-9, rtol=1e-7)
 
 
+def test_bag_of_words_input_takes_the_sparse_product():
+    """Mostly-zero features go through a CSR product (with dropout on the non-zeros only): the
+    same logits as the dense product in eval mode, the same gradient for the input layer."""
+    torch.manual_seed(0)
+    edges, n = random_graph(40, 0.1, seed=2)
+    x = (torch.rand(n, 200) < 0.03).double()
+    x = x / x.sum(-1, keepdim=True).clamp(min=1)
+    model = SheafDiffusion(200, 3, hidden_channels=4, d=2, sheaf="diag", input_dropout=0.5).double().eval()
+    sparse_out = model(x, edges)
+    sparse_out.sum().backward()
+    sparse_grad = model.lin1.weight.grad.clone()
+    model.zero_grad()
+    dense_x = x.clone().requires_grad_()  # a tensor that needs a gradient stays dense
+    dense_out = model(dense_x, edges)
+    dense_out.sum().backward()
+    torch.testing.assert_close(sparse_out, dense_out)
+    torch.testing.assert_close(sparse_grad, model.lin1.weight.grad)
+    model.train()
+    torch.manual_seed(1)
+    first = model(x, edges)
+    torch.manual_seed(1)
+    assert torch.equal(first, model(x, edges))  # seeded dropout on the non-zeros
+
+
 def test_sheaf_learns_a_heterophilous_graph():
     """On a bipartite graph whose labels alternate by side, diffusion still separates the classes
     (the task GCN's smoothing cannot do from uninformative features)."""
@@ -214,7 +238,9 @@ def test_dataset_configs_and_the_sheaf_decay_group():
     from graphkit.nn.models import build_model
     from graphkit.tasks.node_classification import _TRAINER_KEYS, default_config
     base, cornell = default_config("nsd-diag"), default_config("nsd-diag", "cornell")
-    assert (base["d"], cornell["d"], cornell["add_lp"], cornell["select"]) == (2, 4, True, "loss")
+    assert (base["hidden_channels"], cornell["hidden_channels"], cornell["input_dropout"]) == (16, 16, 0.2)
+    film = default_config("nsd-bundle", "film")
+    assert (film["select"], film["add_hp"], film["orth"], base["select"]) == ("accuracy", True, "householder", "loss")
     assert default_config("nsd-diag", "no-such-dataset") == base
     model = build_model("nsd-diag", 10, 3, **{k: v for k, v in cornell.items() if k not in _TRAINER_KEYS})
     sheaf, other = model.parameter_groups(cornell["weight_decay"], cornell["sheaf_decay"])

@@ -1,16 +1,32 @@
-"""Sheaf diffusion accuracy on real heterophilous data (slow: ``pytest -m slow``)."""
+"""Sheaf diffusion accuracy on the 10 geom-gcn splits with the shipped per-dataset configurations
+(slow: ``pytest -m slow``; minutes per dataset on 2 cores). Thresholds: Bodnar et al., Table 2,
+best sheaf model minus one standard deviation."""
 from __future__ import annotations
 
 import pytest
 
 from conftest import need_dataset
 
+CASES = [("cornell", "cornell", 0.7914), ("cora", "Cora", 0.8615), ("citeseer", "CiteSeer", 0.7529),
+         ("film", "Actor", 0.3666)]
+
 
 @pytest.mark.slow
-def test_cornell_diag_sheaf_reaches_the_paper_within_one_std():
-    """The authors' Cornell run over the 10 geom-gcn splits: paper 86.49 ± 7.35, so at least 79.14."""
+@pytest.mark.parametrize("name,folder,threshold", CASES)
+def test_diag_sheaf_reaches_the_paper_within_one_std(name, folder, threshold):
+    need_dataset(folder)
+    from graphkit import datasets
+    from graphkit.tasks import NodeClassification
+    report = NodeClassification("nsd-diag", progress=False).fit(datasets.load(name, split="geom-gcn"))
+    assert report.test_accuracy["mean"] >= threshold
+
+
+@pytest.mark.slow
+def test_diag_sheaf_beats_gcn_on_cornell():
     need_dataset("cornell")
     from graphkit import datasets
     from graphkit.tasks import NodeClassification
-    report = NodeClassification("nsd-diag", progress=False).fit(datasets.load("cornell", split="geom-gcn"))
-    assert report.test_accuracy["mean"] >= 0.7914
+    data = datasets.load("cornell", split="geom-gcn")
+    sheaf = NodeClassification("nsd-diag", progress=False).fit(data).test_accuracy["mean"]
+    gcn = NodeClassification("gcn", progress=False).fit(data).test_accuracy["mean"]
+    assert sheaf > gcn + 0.1  # paper: 86.49 vs 60.54

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Optional
 
+import torch
 from torch_geometric.data import Data
 
 from .loaders import run_loader
-from .registry import (DatasetCard, DatasetNotFoundError, cache_root, card, cards, data_root, locate,
-                       stage)
+from .registry import (DatasetCard, DatasetNotFoundError, cache_lock, cache_root, card, cards, data_root,
+                       locate, stage)
 from .synthetic import GENERATORS, csbm, random_split_masks, rmat, uniform
 
-__all__ = ["load", "card", "cards", "names", "locate", "data_root", "cache_root", "DatasetCard",
+__all__ = ["load", "card", "cards", "names", "locate", "data_root", "cache_root", "cache_lock", "DatasetCard",
            "DatasetNotFoundError", "csbm", "rmat", "uniform", "random_split_masks"]
 
 
@@ -58,7 +59,11 @@ def load(name: str, root: Optional[str] = None, split: Optional[str] = None,
         base = data_root(root)
         looked_in = f"{base / c.folder} (data root)" if base is not None else "no data root (GRAPHKIT_DATA unset)"
         looked_in += f" and {cache_root() / c.folder} (cache)"
-        data = run_loader(c, stage(c, root), split, looked_in)
+        with cache_lock(c):
+            data = run_loader(c, stage(c, root), split, looked_in)
+    for mask in ("train_mask", "val_mask", "test_mask"):  # PyG's geom-gcn Planetoid masks are uint8
+        if getattr(data, mask, None) is not None and data[mask].dtype != torch.bool:
+            data[mask] = data[mask].bool()
     if normalize_features if normalize_features is not None else c.normalize_features:
         data.x = data.x / data.x.sum(dim=-1, keepdim=True).clamp(min=1e-12)
     data.name, data.split = c.name, split

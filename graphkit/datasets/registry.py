@@ -150,6 +150,17 @@ def stage(c: DatasetCard, root: Optional[str] = None) -> Path:
     return cache
 
 
+def cache_lock(c: DatasetCard):
+    """An exclusive lock on the dataset's cache folder, held while it is staged and loaded.
+
+    PyG and OGB write ``processed/`` files in place, so a second process loading the same dataset
+    at the same moment would read a half-written file; with the lock it waits, then reads the
+    finished one.
+    """
+    from ..utils.io import file_lock
+    return file_lock(cache_root() / f".{c.folder or c.name}.lock")
+
+
 def _sync_tree(src: Path, dst: Path) -> None:
     for path in src.rglob("*"):
         rel = path.relative_to(src)

@@ -1,7 +1,9 @@
 """Atomic result files: write to a temporary file in the same folder, fsync, then rename, so an
-interrupted run leaves either the old file or the new one, never half of one."""
+interrupted run leaves either the old file or the new one, never half of one. ``file_lock``
+serialises processes that update one file or folder."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -27,6 +29,25 @@ def _atomic(path: PathLike, write) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+@contextlib.contextmanager
+def file_lock(path: PathLike):
+    """Hold an exclusive advisory lock (``flock`` on ``path``, created if missing) for the block;
+    a second process asking for it waits. No-op where the platform has no ``flock`` (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def atomic_save(obj: Any, path: PathLike) -> Path:

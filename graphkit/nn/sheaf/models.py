@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from ... import ops
 from ...adj import check_features
+from ..functional import input_dropout
 from .laplacian import (SheafGraph, SheafLaplacian, bundle_sheaf_laplacian, diagonal_sheaf_laplacian, fixed_maps,
                         general_sheaf_laplacian)
 from .orthogonal import orthogonal_matrices, orthogonal_param_size
@@ -169,8 +170,7 @@ class SheafDiffusion(nn.Module):
         check_features(x)
         n = x.shape[0]
         sg = self.sheaf_graph(graph, n)
-        x = ops.dropout(x, self.input_dropout, self.training)
-        x = self.lin1(x)
+        x = self.lin1(input_dropout(x, self.input_dropout, self.training, sparse_ok=True))
         if self.use_act:
             x = F.elu(x)
         x = ops.dropout(x, self.dropout, self.training)

@@ -110,11 +110,13 @@ class SheafLaplacian:
             raise ValueError(f"stalks must have shape [{self.graph.num_nodes}, {self.stalk_dim}, C], "
                              f"got {list(x.shape)}")
         adj, d = self.graph.adj, self.learned_dim
-        learned = x[:, :d]
-        if self.off.dim() == 2:
-            out = self._apply_diagonal(adj, self.diag, self.off, learned)
-        else:
-            out = torch.bmm(self.diag, learned) + ops.block_spmm(adj, self.off, learned)
+        if self.off.dim() == 2:  # diagonal maps: the fixed dimensions are diagonal too, one spmm for all
+            diag, off = self.diag, self.off
+            if self.fixed_diag is not None:
+                diag, off = torch.cat([diag, self.fixed_diag], dim=1), torch.cat([off, self.fixed_off], dim=1)
+            return self._apply_diagonal(adj, diag, off, x)
+        learned = x if self.fixed_diag is None else x[:, :d]
+        out = torch.bmm(self.diag, learned) + ops.block_spmm(adj, self.off, learned)
         if self.fixed_diag is None:
             return out
         return torch.cat([out, self._apply_diagonal(adj, self.fixed_diag, self.fixed_off, x[:, d:])], dim=1)

@@ -42,7 +42,8 @@ at::Tensor dropout_cpu(const at::Tensor& x_in, double p, int64_t seed, bool relu
 
 at::Tensor dropout_backward_cpu(const at::Tensor& grad_in, const at::Tensor& out_in, double p, int64_t seed,
                                 bool relu) {
-  const at::Tensor grad = grad_in.contiguous(), out = out_in.contiguous();
+  // grad often arrives transposed (from einsum/bmm backwards); out is read only with the ReLU
+  const at::Tensor grad = grad_in.contiguous(), out = relu ? out_in.contiguous() : grad;
   TORCH_CHECK(grad.sizes() == out.sizes(), "dropout_backward: grad and out must have one shape");
   at::Tensor result = at::empty_like(grad);
   const int64_t n = grad.numel();

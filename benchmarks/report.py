@@ -171,7 +171,7 @@ def heterophily_table() -> str:
         (f"\n\nTest accuracy %, mean ± std over the 10 geom-gcn splits (one seed each), milliseconds per "
          f"training epoch in brackets. Produced by `{data['command']}` (`benchmarks/results/heterophily.json`; "
          f"hyperparameters from `benchmarks/configs/<dataset>.toml`, else the model's defaults): torch "
-         f"{machine['torch']}, {machine['threads']} threads.")
+         f"{machine['torch']}, {machine['threads']} thread{'s' if machine['threads'] != 1 else ''} per process.")
 
 
 def main() -> None:

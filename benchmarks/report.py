@@ -153,6 +153,16 @@ def link_prediction_table() -> str:
     return "".join(parts).lstrip("\n")
 
 
+def link_ops_table() -> str:
+    """The link-prediction building blocks against their torch / torch-sparse peers (``link_ops.json``)."""
+    data = json.loads((RESULTS / "link_ops.json").read_text())
+    table = [[r["case"], r["impl"], f"{r['ms']:.2f}", f"{r['vs_graphkit']:.2f}x"] for r in data["rows"]]
+    return (markdown(["operation (ogbl-ddi shapes)", "implementation", "ms (median)", "time vs graphkit"], table)
+            + f"\n\nProduced by `python benchmarks/bench_link_ops.py` (`benchmarks/results/link_ops.json`): torch "
+              f"{data['torch']}, {data['threads']} threads, median of {data['repeats']} rounds; "
+              f"{data['pairs']} training pairs with {data['cn_per_pair']:.0f} common neighbours each on average.")
+
+
 def heterophily_table() -> str:
     data = json.loads((RESULTS / "heterophily.json").read_text())
     datasets = list(dict.fromkeys(r["dataset"] for r in data["rows"]))
@@ -180,6 +190,7 @@ def main() -> None:
     available = {"link_prediction": lambda: any(RESULTS.glob("link-*.json")) or (RESULTS / "link_prediction.json").exists()}
     for name, render in (("accuracy", accuracy_table), ("models", models_table), ("aggregation", aggregation_table),
                          ("embeddings", embeddings_table), ("link_prediction", link_prediction_table),
+                         ("link_ops", link_ops_table),
                          ("heterophily", heterophily_table)):
         if not available.get(name, lambda n=name: (RESULTS / f"{n}.json").exists())():
             continue

@@ -310,10 +310,16 @@ def test_dropout_statistics_scale_and_gradient(relu, p):
 def test_dropout_backends_draw_the_same_mask_and_gradcheck():
     """The native kernels and the pure-torch reference drop exactly the same elements."""
     from graphkit.ops import reference
-    x = torch.randn(3, 1000, 7, dtype=torch.float64)
-    for relu in (False, True):
-        a = ops.dropout(x, 0.3, relu=relu, generator=torch.Generator().manual_seed(4))
-        torch.testing.assert_close(a, reference.dropout(x, 0.3, _seed(4), relu), rtol=0, atol=0)
+    for x in (torch.randn(3, 1000, 7, dtype=torch.float64), torch.randn(20_001, 3)):  # 3 * 20,001: a partial group
+        for relu in (False, True):
+            leaf = x.clone().requires_grad_()
+            a = ops.dropout(leaf, 0.3, relu=relu, generator=torch.Generator().manual_seed(4))
+            torch.testing.assert_close(a, reference.dropout(x, 0.3, _seed(4), relu), rtol=0, atol=0)
+            grad = torch.randn_like(x)  # the backward redraws (plain) or reads off (ReLU) the same mask
+            (gx,) = torch.autograd.grad(a, leaf, grad)
+            passes = reference.dropout(torch.ones_like(x), 0.3, _seed(4), False) != 0
+            passes = passes & (x > 0) if relu else passes
+            torch.testing.assert_close(gx, torch.where(passes, grad / 0.7, torch.zeros_like(grad)))
     small = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
     for relu in (False, True):
         assert torch.autograd.gradcheck(

@@ -94,7 +94,7 @@ def _gather_backward_fake(ptr, perm, grad):
 def _neighbor_sets_fake(rowptr, col, first, second, mode):
     ctx = torch.library.get_ctx()
     return first.new_empty((first.shape[0] + 1,), dtype=torch.long), \
-        first.new_empty((ctx.new_dynamic_size(),), dtype=torch.long)
+        col.new_empty((ctx.new_dynamic_size(),))
 
 
 @torch.library.register_fake("graphkit::csr_transpose")

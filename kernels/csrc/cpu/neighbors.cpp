@@ -18,27 +18,39 @@ namespace {
 
 // The set of one pair through a per-thread marker array over the column ids (mark[v]: 1 = in the
 // other row, 2 = already emitted), in O(nx + ny) steps without the merge walk's unpredictable
-// branches; ids come out ascending because the scanned row is sorted. mark is left all zero.
-template <typename index_t, typename Emit>
-inline void marked_set(const index_t* x, int64_t nx, const index_t* y, int64_t ny, int64_t mode, uint8_t* mark,
-                       Emit emit) {
+// branches: every scanned id is written to out and the count advances only for the set's ids (out
+// needs room for the scanned row). Ids come out ascending because the scanned row is sorted;
+// returns their number and leaves mark all zero.
+template <typename index_t>
+inline int64_t marked_set(const index_t* x, int64_t nx, const index_t* y, int64_t ny, int64_t mode, uint8_t* mark,
+                          index_t* out) {
   if (mode == kSecondOnly) {
     std::swap(x, y);
     std::swap(nx, ny);
   }
+  int64_t k = 0;
   if (mode == kCommon) {  // mark x, emit the marked ids of y
     for (int64_t i = 0; i < nx; ++i) mark[x[i]] = 1;
     for (int64_t j = 0; j < ny; ++j) {
-      if (mark[y[j]] == 1) { emit(y[j]); mark[y[j]] = 2; }
+      const index_t v = y[j];
+      const uint8_t m = mark[v];
+      out[k] = v;
+      k += m == 1;
+      mark[v] = m == 1 ? 2 : m;
     }
   } else {  // mark y, emit the unmarked ids of x
     for (int64_t j = 0; j < ny; ++j) mark[y[j]] = 1;
     for (int64_t i = 0; i < nx; ++i) {
-      if (mark[x[i]] == 0) { emit(x[i]); mark[x[i]] = 2; }
+      const index_t v = x[i];
+      const uint8_t m = mark[v];
+      out[k] = v;
+      k += m == 0;
+      mark[v] = m == 0 ? 2 : m;
     }
     for (int64_t j = 0; j < ny; ++j) mark[y[j]] = 0;
   }
   for (int64_t i = 0; i < nx; ++i) mark[x[i]] = 0;
+  return k;
 }
 
 // Pairs per chunk: each chunk writes its ids to its own buffer in one pass, then the buffers are
@@ -68,19 +80,21 @@ std::tuple<at::Tensor, at::Tensor> neighbor_sets_cpu(const at::Tensor& rowptr_in
     const int64_t num_cols = col.numel() ? static_cast<int64_t>(col.max().item<int64_t>()) + 1 : 0;
     const bool marked = num_cols <= kMaxMarkedColumns;
     const int64_t chunks = (P + kPairsPerChunk - 1) / kPairsPerChunk;
-    std::vector<std::vector<int64_t>> found(chunks);
+    std::vector<std::vector<index_t>> found(chunks);
     at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
       std::vector<uint8_t> mark(marked ? num_cols : 0, 0);
       for (int64_t c = c0; c < c1; ++c) {
-        std::vector<int64_t>& out = found[c];
+        std::vector<index_t>& out = found[c];
         for (int64_t p = c * kPairsPerChunk; p < std::min(P, (c + 1) * kPairsPerChunk); ++p) {
           const index_t *x = cl + rp[a[p]], *y = cl + rp[b[p]];
           const int64_t nx = rp[a[p] + 1] - rp[a[p]], ny = rp[b[p] + 1] - rp[b[p]];
           const size_t before = out.size();
           if (marked) {
-            marked_set(x, nx, y, ny, mode, mark.data(), [&](index_t v) { out.push_back(v); });
+            if (out.capacity() < before + nx + ny) out.reserve(std::max(2 * out.capacity(), before + nx + ny));
+            out.resize(before + (mode == kFirstOnly ? nx : ny));
+            out.resize(before + marked_set(x, nx, y, ny, mode, mark.data(), out.data() + before));
           } else {
-            out.resize(before + merge_rows<false>(x, nx, y, ny, mode, static_cast<int64_t*>(nullptr)));
+            out.resize(before + merge_rows<false>(x, nx, y, ny, mode, static_cast<index_t*>(nullptr)));
             merge_rows<true>(x, nx, y, ny, mode, out.data() + before);
           }
           pt[p + 1] = static_cast<int64_t>(out.size() - before);
@@ -88,11 +102,11 @@ std::tuple<at::Tensor, at::Tensor> neighbor_sets_cpu(const at::Tensor& rowptr_in
       }
     });
     for (int64_t p = 0; p < P; ++p) pt[p + 1] += pt[p];
-    nodes = at::empty({pt[P]}, first.options());
-    int64_t* np = nodes.data_ptr<int64_t>();
+    nodes = at::empty({pt[P]}, col.options());  // the graph's index dtype (int32 halves the traffic)
+    index_t* np = nodes.data_ptr<index_t>();
     at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c)
-        if (!found[c].empty()) std::memcpy(np + pt[c * kPairsPerChunk], found[c].data(), found[c].size() * sizeof(int64_t));
+        if (!found[c].empty()) std::memcpy(np + pt[c * kPairsPerChunk], found[c].data(), found[c].size() * sizeof(index_t));
     });
   });
   return {ptr, nodes};

@@ -14,7 +14,7 @@ namespace {
 template <bool kWrite, typename index_t>
 __global__ void neighbor_sets_kernel(const index_t* __restrict__ rp, const index_t* __restrict__ cl,
                                      const int64_t* __restrict__ a, const int64_t* __restrict__ b, int64_t P,
-                                     int64_t mode, int64_t* __restrict__ counts_or_ptr, int64_t* __restrict__ out) {
+                                     int64_t mode, int64_t* __restrict__ counts_or_ptr, index_t* __restrict__ out) {
   const int64_t p = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (p >= P) return;
   const index_t *x = cl + rp[a[p]], *y = cl + rp[b[p]];
@@ -22,7 +22,7 @@ __global__ void neighbor_sets_kernel(const index_t* __restrict__ rp, const index
   if (kWrite)
     merge_rows<true>(x, nx, y, ny, mode, out + counts_or_ptr[p]);
   else
-    counts_or_ptr[p] = merge_rows<false>(x, nx, y, ny, mode, static_cast<int64_t*>(nullptr));
+    counts_or_ptr[p] = merge_rows<false>(x, nx, y, ny, mode, static_cast<index_t*>(nullptr));
 }
 
 std::tuple<at::Tensor, at::Tensor> neighbor_sets_cuda(const at::Tensor& rowptr_in, const at::Tensor& col_in,
@@ -45,11 +45,11 @@ std::tuple<at::Tensor, at::Tensor> neighbor_sets_cuda(const at::Tensor& rowptr_i
       C10_CUDA_KERNEL_LAUNCH_CHECK();
       ptr.narrow(0, 1, P).copy_(counts.cumsum(0));
     }
-    nodes = at::empty({ptr[P].item<int64_t>()}, first.options());
+    nodes = at::empty({ptr[P].item<int64_t>()}, col.options());  // the graph's index dtype, as on the CPU
     if (P > 0 && nodes.numel() > 0) {
       neighbor_sets_kernel<true, index_t><<<ceil_div(P, 128), 128, 0, stream>>>(
           rowptr.data_ptr<index_t>(), col.data_ptr<index_t>(), first.data_ptr<int64_t>(), second.data_ptr<int64_t>(),
-          P, mode, ptr.data_ptr<int64_t>(), nodes.data_ptr<int64_t>());
+          P, mode, ptr.data_ptr<int64_t>(), nodes.data_ptr<index_t>());
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     }
   });

@@ -168,6 +168,29 @@ def test_trainer_learns_communities_and_resumes_from_checkpoints(predictor, tmp_
     assert fresh.runs[0].test == report.runs[0].test  # same seed, same result
 
 
+def test_runs_trained_apart_are_assembled_with_their_peak_memory(tmp_path):
+    """Seeds trained by separate invocations (``--seed 1 --runs 1``) are read back by a ``runs=2``
+    fit, equal to training both in one; the report's peak memory is the highest any run recorded."""
+    from graphkit.utils import atomic_save, load_checkpoint
+    data = _community_graph()
+    config = {"epochs": 4, "hidden": 16, "num_layers": 1, "batch_size": 256, "metric": "hits@20"}
+    for seed in (0, 1):
+        LinkPrediction("gcn", "dot", runs=1, seed=seed, config=config, checkpoint_dir=str(tmp_path),
+                       progress=False).fit(data)
+    (path,) = tmp_path.glob("*/seed1.pt")
+    saved = load_checkpoint(path)
+    assert saved["result"]["peak_rss_mib"] > 0
+    saved["result"]["peak_rss_mib"] = 10 ** 7  # as if another, larger process had trained seed 1
+    atomic_save(saved, path)
+    both = LinkPrediction("gcn", "dot", runs=2, config=config, checkpoint_dir=str(tmp_path), progress=False).fit(data)
+    together = LinkPrediction("gcn", "dot", runs=2, config=config, progress=False).fit(data)
+    assert [r.test for r in both.runs] == [r.test for r in together.runs]
+    assert both.peak_rss_mib == 10 ** 7 and both.to_dict()["peak_rss_mib"] == 10 ** 7
+    epochs = sorted(t for r in both.runs for t in r.history["epoch_seconds"])  # both runs' epochs pooled
+    assert len(epochs) == 8
+    assert both.to_dict()["epoch_seconds_median"] == pytest.approx((epochs[3] + epochs[4]) / 2, abs=1e-4)
+
+
 def test_featureless_graph_with_pure_encoder_orthogonal_embedding_and_predictor_lr():
     """NCN's ogbl-ddi set-up on a small featureless graph: learnable orthogonal embeddings, the
     weight-free residual sum encoder, a predictor learning rate of its own."""

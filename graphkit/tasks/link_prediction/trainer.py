@@ -166,6 +166,7 @@ class LinkRunResult:
     seconds: float
     seconds_per_epoch: float
     history: Dict[str, List[float]] = field(default_factory=dict)
+    peak_rss_mib: Optional[float] = None  # peak resident memory of the process that finished the run
 
     def summary(self) -> Dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "history"}
@@ -183,7 +184,7 @@ class LinkPredictionReport:
     metric: str
     config: Dict[str, Any]
     runs: List[LinkRunResult]
-    peak_rss_mib: Optional[float] = None  # the process's peak resident memory when the fit ended
+    peak_rss_mib: Optional[float] = None  # the highest of the fitting process's and the runs' peaks
 
     def _summary(self, part: str) -> Dict[str, Dict[str, float]]:
         keys = getattr(self.runs[0], part).keys()
@@ -197,11 +198,19 @@ class LinkPredictionReport:
     def test(self) -> Dict[str, Dict[str, float]]:
         return self._summary("test")
 
+    @property
+    def epoch_seconds_median(self) -> Optional[float]:
+        """The median training time of one epoch over every epoch of every run."""
+        times = [t for r in self.runs for t in r.history.get("epoch_seconds", [])]
+        return round(statistics.median(times), 4) if times else None
+
     def to_dict(self) -> Dict[str, Any]:
         return {"task": "link-prediction", "dataset": self.dataset, "model": self.model,
                 "predictor": self.predictor, "metric": self.metric, "config": self.config,
                 "runs": [r.summary() for r in self.runs], "valid": self.valid, "test": self.test,
                 "seconds_per_epoch": _mean_std([r.seconds_per_epoch for r in self.runs]),
+                # robust to epochs slowed by other work on the machine or by a resume's warm-up
+                "epoch_seconds_median": self.epoch_seconds_median,
                 "peak_rss_mib": self.peak_rss_mib}
 
     def to_json(self) -> str:
@@ -248,8 +257,9 @@ class LinkPrediction:
             check_features(x, data.num_nodes)
             x = x.float()
         results = [self._run(data, x, config, self.seed + r) for r in range(self.runs)]
-        return LinkPredictionReport(name, self.model, self.predictor, config["metric"], config, results,
-                                    peak_rss_mib())
+        # runs read back from checkpoints may have trained in other processes: keep their peaks
+        peaks = [peak_rss_mib()] + [r.peak_rss_mib for r in results if r.peak_rss_mib is not None]
+        return LinkPredictionReport(name, self.model, self.predictor, config["metric"], config, results, max(peaks))
 
     # ------------------------------------------------------------------ one run
     def _checkpoint_path(self, data: Data, config: Dict[str, Any], seed: int) -> Optional[Path]:
@@ -341,6 +351,6 @@ class LinkPrediction:
         result = LinkRunResult(seed=seed, valid=best["valid"], test=best["test"], epochs=state["epoch"],
                                best_epoch=best["epoch"], seconds=round(state["seconds"], 3),
                                seconds_per_epoch=round(state["train_seconds"] / max(state["epoch"], 1), 4),
-                               history=state["history"])
+                               history=state["history"], peak_rss_mib=peak_rss_mib())
         checkpoint.save(model, optimizer, state, asdict(result))
         return result

@@ -100,6 +100,48 @@ def test_native_wide_features_and_heads_match_reference(heads, channels):
         assert_same_gradients(lambda ops, a, b: ops.sddmm(adj, a, b), a, x, tol)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_scatter_backward_of_tall_matrices_matches_reference(dtype):
+    """A tall matrix with few, well-filled columns (common-neighbour sets of pairs in a dense graph)
+    takes the scatter backward (no transpose); its gradients equal the reference's, unweighted,
+    weighted, per head and for the mean, and do not depend on the thread count."""
+    g = torch.Generator().manual_seed(3)
+    pairs, nodes, e = 600, 50, 9000
+    edges = torch.stack([torch.randint(0, nodes, (e,), generator=g), torch.randint(0, pairs, (e,), generator=g)])
+    adj = Adj.from_edge_index(edges, nodes, num_dst=pairs)
+    adj = Adj(adj.rowptr, adj.col, None, (pairs, nodes))
+    x = torch.randn(nodes, 2, 6, generator=g, dtype=dtype)
+    assert native._scatter_backward(adj, x, "sum") and not native._scatter_backward(adj, x, "max")
+    w = torch.rand(adj.num_edges, generator=g, dtype=dtype)
+    wh = torch.rand(adj.num_edges, 2, generator=g, dtype=dtype)
+    tol = {} if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+    for reduce in ("sum", "mean"):
+        assert_same_gradients(lambda ops, x: ops.spmm(adj, x, reduce), x, tol)
+        assert_same_gradients(lambda ops, x, w: ops.spmm(adj, x, reduce, w), x, w, tol)
+        assert_same_gradients(lambda ops, x, w: ops.spmm(adj, x, reduce, w), x, wh, tol)
+    fresh = Adj(adj.rowptr, adj.col, None, (pairs, nodes))  # its own structure cache
+    leaf = x.clone().requires_grad_()
+    native.spmm(fresh, leaf, "sum", w).sum().backward()
+    assert leaf.grad is not None and not {"csc", "csc_int32"} & set(fresh._structure_cache())  # no transpose built
+    if dtype == torch.float64:
+        xg = x.clone().requires_grad_()
+        assert torch.autograd.gradcheck(lambda x, w: native.spmm(adj, x, "sum", w),
+                                        (xg[:, 0], wh.clone().requires_grad_()))
+    grad = torch.randn(pairs, 12, generator=g, dtype=dtype)
+    rowptr, col = adj.int32()
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append(torch.ops.graphkit.spmm_transpose_scatter(rowptr, col, w, grad, nodes))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(*results)
+    colptr, row_t, perm = adj.csc_int32()
+    torch.testing.assert_close(results[0], torch.ops.graphkit.spmm_transpose(colptr, row_t, perm, w, grad), **tol)
+
+
 def test_int64_and_int32_indices_agree():
     adj, g = graph(21, power_law=True)
     x = torch.randn(adj.shape[1], 70, generator=g)
@@ -166,6 +208,10 @@ def test_opcheck_every_op():
     grad = torch.randn(adj.shape[0], 6, generator=g)
     torch.library.opcheck(ops.spmm_transpose, (colptr, row_t, perm, w.detach(), grad))
     torch.library.opcheck(ops.spmm_transpose, (colptr, row_t, perm.new_empty(0), w_t, grad))
+    torch.library.opcheck(ops.spmm_transpose_scatter, (adj.rowptr, adj.col, w.detach(), grad, adj.shape[1]))
+    torch.library.opcheck(ops.spmm_transpose_scatter, (adj.rowptr, adj.col, None, grad, adj.shape[1]))
+    empty = perm.new_empty(0)  # no transpose given: the backward scatters through the CSR
+    torch.library.opcheck(ops.spmm, (adj.rowptr, adj.col, w, x, 0, empty, empty, empty))
     arg = ops.spmm(adj.rowptr, adj.col, None, x.detach(), 2, colptr, row_t, perm)[1]
     torch.library.opcheck(ops.spmm_arg_backward, (colptr, row_t, perm, None, arg, grad, adj.shape[1]))
     y = ops.segment_softmax(adj.rowptr, s.detach())

@@ -35,6 +35,11 @@ TORCH_LIBRARY(graphkit, m) {
   // is empty): the transposed product (the backward of the sum/mean spmm with respect to x),
   // deterministic, no atomics.
   m.def("spmm_transpose(Tensor colptr, Tensor row_t, Tensor perm, Tensor? weight, Tensor x) -> Tensor");
+  // The same transposed product through the CSR itself ([num_cols, F], x [M, F]): fixed chunks
+  // of rows scatter into accumulators of their own, added in chunk order (no atomics, the same
+  // result for any thread count). For matrices with few columns and many entries per column
+  // whose transpose is not at hand (common-neighbour sets, a graph rebuilt every step). CPU only.
+  m.def("spmm_transpose_scatter(Tensor rowptr, Tensor col, Tensor? weight, Tensor x, int num_cols) -> Tensor");
   // Backward of max/min spmm w.r.t. x, through the transpose (CSC): no atomics.
   m.def("spmm_arg_backward(Tensor colptr, Tensor row_t, Tensor perm, Tensor? weight, "
         "Tensor arg, Tensor grad_out, int num_src) -> Tensor");
@@ -73,8 +78,8 @@ TORCH_LIBRARY(graphkit, m) {
   m.def("random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, float p, float q, "
         "int seed) -> Tensor");
   // For each pair p, the set of ids in CSR rows first[p] and second[p] (mode 0), in row first[p]
-  // only (1) or in row second[p] only (2), repeated ids counted once: (ptr [P+1], nodes [K]) int64,
-  // pair p's ids ascending in nodes[ptr[p]:ptr[p+1]]. Rows must be sorted.
+  // only (1) or in row second[p] only (2), repeated ids counted once: ptr [P+1] int64 and nodes
+  // [K] in col's dtype, pair p's ids ascending in nodes[ptr[p]:ptr[p+1]]. Rows must be sorted.
   m.def("neighbor_sets(Tensor rowptr, Tensor col, Tensor first, Tensor second, int mode) -> (Tensor, Tensor)");
   // Dropout with probability p (elements kept with the counter-based draw of dropout_mask.h, scaled
   // by 1 / (1 - p)), applied after a ReLU when relu is set; and its backward, which redraws the

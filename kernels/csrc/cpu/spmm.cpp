@@ -1,9 +1,12 @@
 // CSR sparse-times-dense with sum/mean/max/min and optional (per-head) edge weights, parallel
 // over nnz-balanced row blocks with register-blocked feature tiles; the backward walks the
-// transpose (CSC), so no atomics and deterministic results.
+// transpose (CSC) or, for few columns, scatters into per-chunk accumulators: no atomics, and
+// results that do not depend on the thread count.
 #include <torch/library.h>
 
+#include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "common.h"
 
@@ -145,6 +148,86 @@ at::Tensor spmm_transpose_cpu(const at::Tensor& colptr, const at::Tensor& row_t,
   return out;
 }
 
+// Fixed number of row chunks (and accumulators) of spmm_transpose_scatter: the result does not
+// depend on the thread count, and a few chunks per thread keep the threads balanced.
+constexpr int64_t kScatterChunks = 8;
+
+// acc[col[k]] += w(k) * x[i] for the entries k of rows [r0, r1): w none, [E] or [E, H] (C = F / H).
+// A free function, outside the dtype-dispatch macro, so that the feature loops vectorise.
+template <typename acc_t, typename scalar_t, typename index_t>
+void scatter_rows(const index_t* __restrict rp, const index_t* __restrict cl, int64_t r0, int64_t r1,
+                  const scalar_t* __restrict x, int64_t F, const scalar_t* __restrict w, int64_t H,
+                  acc_t* __restrict acc) {
+  const int64_t C = F / H;
+  for (int64_t i = r0; i < r1; ++i) {
+    const scalar_t* xr = x + i * F;
+    for (int64_t k = rp[i]; k < rp[i + 1]; ++k) {
+      acc_t* ar = acc + static_cast<int64_t>(cl[k]) * F;
+      if (w == nullptr) {
+#pragma omp simd
+        for (int64_t f = 0; f < F; ++f) ar[f] += static_cast<acc_t>(xr[f]);
+      } else {
+        for (int64_t h = 0; h < H; ++h) {
+          const acc_t wk = static_cast<acc_t>(w[k * H + h]);
+#pragma omp simd
+          for (int64_t c = h * C; c < (h + 1) * C; ++c) ar[c] += wk * static_cast<acc_t>(xr[c]);
+        }
+      }
+    }
+  }
+}
+
+// out[e] = sum over chunks c, in order, of acc[c][e], for the elements [e0, e1) of one accumulator.
+template <typename acc_t, typename scalar_t>
+void add_chunks(const acc_t* __restrict acc, int64_t chunks, int64_t size, int64_t e0, int64_t e1,
+                scalar_t* __restrict out) {
+  for (int64_t e = e0; e < e1; ++e) {
+    acc_t total = acc[e];
+    for (int64_t c = 1; c < chunks; ++c) total += acc[c * size + e];
+    out[e] = static_cast<scalar_t>(total);
+  }
+}
+
+at::Tensor spmm_transpose_scatter_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
+                                      const std::optional<at::Tensor>& weight_opt, const at::Tensor& x_in,
+                                      int64_t num_cols) {
+  TORCH_CHECK(x_in.dim() == 2, "spmm_transpose_scatter: x must be 2-D [M, F], got ", x_in.sizes());
+  TORCH_CHECK(rowptr_in.scalar_type() == col_in.scalar_type(), "spmm_transpose_scatter: rowptr and col must share a dtype");
+  TORCH_CHECK(x_in.size(0) == rowptr_in.numel() - 1, "spmm_transpose_scatter: x has ", x_in.size(0),
+              " rows but the matrix has ", rowptr_in.numel() - 1);
+  TORCH_CHECK(num_cols >= 0, "spmm_transpose_scatter: num_cols must be >= 0");
+  const at::Tensor x = x_in.contiguous(), rowptr = rowptr_in.contiguous(), col = col_in.contiguous();
+  const int64_t M = x.size(0), F = x.size(1), E = col.numel();
+  const at::Tensor weight = optional_weight(weight_opt, x);
+  const int64_t H = check_weight(weight, E, F, "spmm_transpose_scatter");
+  at::Tensor out = at::empty({num_cols, F}, x.options());
+  if (E == 0 || F == 0 || num_cols == 0) return out.zero_();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "spmm_transpose_scatter_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    GRAPHKIT_DISPATCH_INDEX(col.scalar_type(), "spmm_transpose_scatter_cpu", [&] {
+      const index_t* rp = rowptr.data_ptr<index_t>();
+      const index_t* cl = col.data_ptr<index_t>();
+      const int64_t chunks = std::min<int64_t>(kScatterChunks, M);
+      std::vector<int64_t> bounds(chunks + 1, M);
+      bounds[0] = 0;
+      for (int64_t c = 1; c < chunks; ++c)  // first row at or past the c-th share of the entries
+        bounds[c] = std::lower_bound(rp, rp + M, static_cast<index_t>(E * c / chunks)) - rp;
+      const int64_t size = num_cols * F;
+      at::Tensor acc = at::zeros({chunks, num_cols, F}, x.options().dtype(c10::CppTypeToScalarType<acc_t>::value));
+      acc_t* ap = acc.data_ptr<acc_t>();
+      const scalar_t* xp = x.data_ptr<scalar_t>();
+      const scalar_t* wp = weight.defined() ? weight.data_ptr<scalar_t>() : nullptr;
+      at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c)
+          scatter_rows<acc_t>(rp, cl, bounds[c], bounds[c + 1], xp, F, wp, H, ap + c * size);
+      });
+      scalar_t* op = out.data_ptr<scalar_t>();
+      at::parallel_for(0, size, 1 << 14, [&](int64_t e0, int64_t e1) { add_chunks(ap, chunks, size, e0, e1, op); });
+    });
+  });
+  return out;
+}
+
 // grad_x[j, f] = sum over CSC entries k of column j (edge e = perm[k], row i = row_t[k]) with
 // arg[i, f] == e of w[e] * grad_out[i, f].
 at::Tensor spmm_arg_backward_cpu(const at::Tensor& colptr, const at::Tensor& row_t, const at::Tensor& perm,
@@ -193,6 +276,7 @@ at::Tensor spmm_arg_backward_cpu(const at::Tensor& colptr, const at::Tensor& row
 TORCH_LIBRARY_IMPL(graphkit, CPU, m) {
   m.impl("spmm", &spmm_cpu);
   m.impl("spmm_transpose", &spmm_transpose_cpu);
+  m.impl("spmm_transpose_scatter", &spmm_transpose_scatter_cpu);
   m.impl("spmm_arg_backward", &spmm_arg_backward_cpu);
 }
 

@@ -399,9 +399,10 @@ def _scatter_backward(adj: Adj, x: Tensor, reduce: str) -> bool:
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
     rowptr, col = adj.int32()  # half the index traffic of int64
     weight_t = None
-    if torch.is_grad_enabled() and x.requires_grad and _scatter_backward(adj, x, reduce):
+    needs_grad = torch.is_grad_enabled() and x.requires_grad
+    if needs_grad and _scatter_backward(adj, x, reduce):
         colptr = row_t = perm = col.new_empty(0)  # the backward scatters through the CSR
-    elif torch.is_grad_enabled() and x.requires_grad:  # the transpose serves only the gradient of x
+    elif needs_grad:  # the transpose serves only the gradient of x
         colptr, row_t, perm = _csc_int32(adj)
         if reduce in ("sum", "mean") and (weight is None or (weight is adj.value and not weight.requires_grad)):
             weight_t = adj.csc_weights(mean=reduce == "mean", weighted=weight is not None)  # cached; in sequence

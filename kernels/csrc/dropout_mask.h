@@ -18,9 +18,14 @@ GRAPHKIT_HOST_DEVICE inline uint64_t dropout_bits(uint64_t seed, uint64_t group)
   return z ^ (z >> 31);
 }
 
-// Whether lane `lane` (0..3) of a group's bits keeps its element.
+// The 16-bit draw of lane `lane` (0..3) of a group's bits.
+GRAPHKIT_HOST_DEVICE inline uint32_t dropout_lane(uint64_t bits, int64_t lane) {
+  return static_cast<uint32_t>((bits >> (16 * lane)) & 0xFFFFULL);
+}
+
+// Whether lane `lane` of a group's bits keeps its element.
 GRAPHKIT_HOST_DEVICE inline bool dropout_lane_keeps(uint64_t bits, int64_t lane, uint64_t threshold) {
-  return ((bits >> (16 * lane)) & 0xFFFFULL) >= threshold;
+  return dropout_lane(bits, lane) >= threshold;
 }
 
 GRAPHKIT_HOST_DEVICE inline bool dropout_keep(uint64_t seed, uint64_t index, uint64_t threshold) {

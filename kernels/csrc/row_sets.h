@@ -13,9 +13,9 @@ namespace graphkit {
 enum RowSet : int64_t { kCommon = 0, kFirstOnly = 1, kSecondOnly = 2 };
 
 // Number of ids of the chosen set; with kWrite, also writes them to out (sized by a counting run).
-template <bool kWrite, typename index_t, typename out_t>
+template <bool kWrite, typename index_t>
 GRAPHKIT_HOST_DEVICE int64_t merge_rows(const index_t* x, int64_t nx, const index_t* y, int64_t ny, int64_t mode,
-                                        out_t* out) {
+                                        index_t* out) {
   int64_t i = 0, j = 0, k = 0;
   while (true) {
     const bool x_left = i < nx, y_left = j < ny;

@@ -17,7 +17,7 @@ constexpr int64_t kGroups = 16;  // groups of four elements whose bits are drawn
 inline void draw_lanes(uint64_t seed, int64_t g, int64_t m, uint32_t* lanes) {
   for (int64_t j = 0; j < m; ++j) {
     const uint64_t bits = dropout_bits(seed, static_cast<uint64_t>(g + j));
-    for (int64_t l = 0; l < 4; ++l) lanes[4 * j + l] = static_cast<uint32_t>((bits >> (16 * l)) & 0xFFFFULL);
+    for (int64_t l = 0; l < 4; ++l) lanes[4 * j + l] = dropout_lane(bits, l);
   }
 }
 

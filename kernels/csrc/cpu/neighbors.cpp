@@ -90,7 +90,6 @@ std::tuple<at::Tensor, at::Tensor> neighbor_sets_cpu(const at::Tensor& rowptr_in
           const int64_t nx = rp[a[p] + 1] - rp[a[p]], ny = rp[b[p] + 1] - rp[b[p]];
           const size_t before = out.size();
           if (marked) {
-            if (out.capacity() < before + nx + ny) out.reserve(std::max(2 * out.capacity(), before + nx + ny));
             out.resize(before + (mode == kFirstOnly ? nx : ny));
             out.resize(before + marked_set(x, nx, y, ny, mode, mark.data(), out.data() + before));
           } else {

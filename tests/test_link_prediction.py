@@ -240,3 +240,65 @@ def test_evaluate_link_prediction_cli_errors(tmp_path, capsys):
     np.savez(tmp_path / "s.npz", pos=np.zeros(3), neg=np.zeros(4))
     assert main(["evaluate", "link-prediction", "--dataset", "cora", "--scores", str(tmp_path / "s.npz")]) == 2
     assert "no official link split" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("every,seconds,saved_epoch", [(3, 60.0, 3), (100, 0.0, 4)])
+def test_interrupted_run_resumes_to_the_uninterrupted_result(every, seconds, saved_epoch, tmp_path, monkeypatch):
+    """A run killed mid-training resumes from its last checkpoint (written every ``every`` epochs,
+    or after any epoch once ``seconds`` have passed since the last write) and ends exactly where an
+    uninterrupted run with the same seed ends: the checkpoint carries every generator the run
+    draws from (PyG's negative sampling draws from Python's ``random``)."""
+    import torch_geometric.utils as pyg_utils
+    data = _community_graph()
+    config = {"epochs": 6, "hidden": 16, "num_layers": 1, "batch_size": 256, "metric": "hits@20", "eval_every": 2}
+    reference = LinkPrediction("gcn", "mlp", config=config, progress=False).fit(data).runs[0]
+
+    sample, calls = pyg_utils.negative_sampling, []
+
+    def killed_in_epoch_five(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(pyg_utils, "negative_sampling", killed_in_epoch_five)
+    trainer = LinkPrediction("gcn", "mlp", config=config, checkpoint_dir=str(tmp_path), checkpoint_every=every,
+                             checkpoint_seconds=seconds, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(data)
+    monkeypatch.setattr(pyg_utils, "negative_sampling", sample)
+    (path,) = tmp_path.glob("*/seed0.pt")
+    from graphkit.utils import load_checkpoint
+    assert load_checkpoint(path)["state"]["epoch"] == saved_epoch  # epoch 5 was interrupted
+    resumed = trainer.fit(data).runs[0]
+    assert resumed.history["loss"] == reference.history["loss"]
+    assert resumed.valid == reference.valid and resumed.test == reference.test
+
+
+def test_checkpoint_cadence_is_checked():
+    from graphkit.utils import RunCheckpoint
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        RunCheckpoint(None, every=0)
+    with pytest.raises(ValueError, match="checkpoint_seconds"):
+        RunCheckpoint(None, seconds=-1.0)
+
+
+def test_checkpoint_written_before_the_generator_states_still_resumes(tmp_path):
+    """Checkpoints from before the Python/NumPy generator states were saved hold torch's state
+    under ``rng``; they resume (torch's generator restored) and the run finishes."""
+    from graphkit.utils import atomic_save, load_checkpoint
+    data = _community_graph()
+    config = {"epochs": 4, "hidden": 16, "num_layers": 1, "batch_size": 256, "metric": "hits@20", "eval_every": 1}
+    trainer = LinkPrediction("gcn", "dot", config=config, checkpoint_dir=str(tmp_path), checkpoint_every=2,
+                             progress=False)
+    trainer.fit(data)
+    (path,) = tmp_path.glob("*/seed0.pt")
+    saved = load_checkpoint(path)
+    saved.update(done=False, result=None, rng=saved.pop("generators")["torch"])
+    saved["state"]["epoch"] = 2  # as if killed after epoch 2
+    saved["state"]["history"] = {k: v[:2] for k, v in saved["state"]["history"].items()}
+    atomic_save(saved, path)
+    resumed = trainer.fit(data).runs[0]
+    assert resumed.epochs == 4 and len(resumed.history["loss"]) == 4
+    assert "generators" in load_checkpoint(path)
+

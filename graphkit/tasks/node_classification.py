@@ -162,13 +162,15 @@ class NodeClassification:
         checkpoint_dir: where each run's checkpoint goes; finished runs are not repeated and an
             interrupted one resumes from its last checkpoint.
         checkpoint_every: epochs between checkpoints.
+        checkpoint_seconds: also checkpoint after any epoch ending this long after the last write.
         progress: show tqdm bars.
         device: torch device.
     """
 
     def __init__(self, model: str = "gcn", runs: int = 1, seed: int = 0, splits: Optional[Sequence[int]] = None,
                  config: Optional[Dict[str, Any]] = None, checkpoint_dir: Optional[str] = None,
-                 checkpoint_every: int = 10, progress: bool = True, device: str = "cpu"):
+                 checkpoint_every: int = 10, checkpoint_seconds: float = 60.0, progress: bool = True,
+                 device: str = "cpu"):
         if model.lower() not in MODELS:
             raise ValueError(f"unknown model {model!r}; expected one of {sorted(MODELS)}")
         if runs < 1:
@@ -182,7 +184,8 @@ class NodeClassification:
         if self.config.get("select", "accuracy") not in SELECTIONS:
             raise ValueError(f"select must be one of {SELECTIONS}, got {self.config['select']!r}")
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
-        self.checkpoint_every, self.progress, self.device = checkpoint_every, progress, torch.device(device)
+        self.checkpoint_every, self.checkpoint_seconds = checkpoint_every, checkpoint_seconds
+        self.progress, self.device = progress, torch.device(device)
 
     # --------------------------------------------------------------------------- public API
     def fit(self, data: Data) -> NodeClassificationReport:
@@ -244,7 +247,8 @@ class NodeClassification:
         if int(train_mask.sum()) == 0:
             raise ValueError(f"split {split_index} has no training nodes")
         model, optimizer = self._build(data, seed)
-        checkpoint = RunCheckpoint(self._checkpoint_path(data, split_index, seed))
+        checkpoint = RunCheckpoint(self._checkpoint_path(data, split_index, seed), self.checkpoint_every,
+                                   self.checkpoint_seconds)
         finished, state = checkpoint.resume(model, optimizer)
         if finished is not None:
             return RunResult(**finished)
@@ -283,8 +287,7 @@ class NodeClassification:
             bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val_acc:.3f}")
             if state["bad_epochs"] >= cfg["patience"]:
                 break
-            if (epoch + 1) % self.checkpoint_every == 0:
-                checkpoint.save(model, optimizer, state)
+            checkpoint.epoch_done(model, optimizer, state, epoch + 1)
         bar.close()
         best = state["best"]
         result = RunResult(seed=seed, split_index=split_index, val_accuracy=best["val_accuracy"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Union
 
@@ -71,19 +72,54 @@ def load_checkpoint(path: PathLike) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-class RunCheckpoint:
-    """One training run's checkpoint (model, optimizer, torch's RNG, the trainer's ``state`` and,
-    once finished, its ``result``), written atomically; the trainers resume from it.
+def _generator_states() -> dict:
+    """The states of torch's, Python's and NumPy's global generators, as plain tensors, tuples and
+    numbers (loadable with ``weights_only=True``)."""
+    import random
 
-    ``path`` ``None`` turns checkpointing off (every method does nothing).
+    import numpy as np
+    numpy_state = np.random.get_state(legacy=False)
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": {"key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+                      "pos": int(numpy_state["state"]["pos"]), "has_gauss": int(numpy_state["has_gauss"]),
+                      "gauss": float(numpy_state["gauss"])}}
+
+
+def _set_generator_states(states: dict) -> None:
+    import random
+
+    import numpy as np
+    torch.set_rng_state(states["torch"])
+    random.setstate(states["python"])
+    numpy_state = states["numpy"]
+    np.random.set_state({"bit_generator": "MT19937", "has_gauss": numpy_state["has_gauss"],
+                         "gauss": numpy_state["gauss"],
+                         "state": {"key": numpy_state["key"].numpy().astype(np.uint32), "pos": numpy_state["pos"]}})
+
+
+class RunCheckpoint:
+    """One training run's checkpoint (model, optimizer, the global generators of torch, Python and
+    NumPy, the trainer's ``state`` and, once finished, its ``result``), written atomically; the
+    trainers resume from it, and a resumed run ends exactly where an uninterrupted one would.
+
+    ``path`` ``None`` turns checkpointing off (every method does nothing). :meth:`epoch_done`
+    saves every ``every`` epochs, and after any epoch that ends ``seconds`` or more after the last
+    save (so a run with slow epochs loses at most about that much work when it is killed).
     """
 
-    def __init__(self, path: Union[PathLike, None]):
+    def __init__(self, path: Union[PathLike, None], every: int = 5, seconds: float = 60.0):
+        if every < 1:
+            raise ValueError(f"checkpoint_every must be at least 1, got {every}")
+        if seconds < 0:
+            raise ValueError(f"checkpoint_seconds must be >= 0, got {seconds}")
         self.path = None if path is None else Path(path)
+        self.every, self.seconds = every, seconds
+        self._last_save = time.monotonic()
 
     def resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer):
         """``(result, state)``: the finished run's result dict, or the state to continue from
-        (model, optimizer and RNG restored), or ``(None, None)`` when there is no checkpoint."""
+        (model, optimizer and generators restored), or ``(None, None)`` when there is no checkpoint."""
+        self._last_save = time.monotonic()
         if self.path is None or not self.path.exists():
             return None, None
         saved = load_checkpoint(self.path)
@@ -91,13 +127,23 @@ class RunCheckpoint:
             return saved["result"], None
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["rng"])
+        if "generators" in saved:
+            _set_generator_states(saved["generators"])
+        else:  # written before the checkpoint carried Python's and NumPy's generators
+            torch.set_rng_state(saved["rng"])
         return None, saved["state"]
+
+    def epoch_done(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict,
+                   epoch: int) -> None:
+        """Call after epoch ``epoch`` (1-based) has finished; saves when one is due."""
+        if epoch % self.every == 0 or time.monotonic() - self._last_save >= self.seconds:
+            self.save(model, optimizer, state)
 
     def save(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict,
              result: Union[dict, None] = None) -> None:
         """Write the run; ``result`` marks it finished."""
         if self.path is not None:
             atomic_save({"done": result is not None, "result": result, "model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(), "state": state},
-                        self.path)
+                         "optimizer": optimizer.state_dict(), "generators": _generator_states(),
+                         "state": state}, self.path)
+            self._last_save = time.monotonic()

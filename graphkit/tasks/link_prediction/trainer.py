@@ -227,12 +227,13 @@ class LinkPrediction:
             official one).
         config: overrides of :func:`default_config`.
         checkpoint_dir: each run's checkpoint, written atomically every ``checkpoint_every``
-            epochs; finished runs are read back, an interrupted one resumes.
+            epochs and after any epoch ending ``checkpoint_seconds`` or more after the last write;
+            finished runs are read back, an interrupted one resumes where it would have been.
     """
 
     def __init__(self, model: str = "sage", predictor: str = "mlp", runs: int = 1, seed: int = 0,
                  config: Optional[Dict[str, Any]] = None, checkpoint_dir: Optional[str] = None,
-                 checkpoint_every: int = 5, progress: bool = True):
+                 checkpoint_every: int = 5, checkpoint_seconds: float = 60.0, progress: bool = True):
         if model.lower() not in MODELS:
             raise ValueError(f"unknown model {model!r}; expected one of {sorted(MODELS)}")
         if predictor not in PREDICTORS:
@@ -242,7 +243,7 @@ class LinkPrediction:
         self.model, self.predictor, self.runs, self.seed = model.lower(), predictor, runs, seed
         self.overrides = dict(config or {})
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
-        self.checkpoint_every, self.progress = checkpoint_every, progress
+        self.checkpoint_every, self.checkpoint_seconds, self.progress = checkpoint_every, checkpoint_seconds, progress
 
     def fit(self, data: Data) -> LinkPredictionReport:
         name = getattr(data, "name", "graph")
@@ -292,7 +293,8 @@ class LinkPrediction:
             [{"params": [p for p in model.parameters() if id(p) not in head]},
              {"params": list(model.head.parameters()),
               "lr": config["lr"] if config["pred_lr"] < 0 else config["pred_lr"]}], lr=config["lr"])
-        checkpoint = RunCheckpoint(self._checkpoint_path(data, config, seed))
+        checkpoint = RunCheckpoint(self._checkpoint_path(data, config, seed), self.checkpoint_every,
+                                   self.checkpoint_seconds)
         finished, state = checkpoint.resume(model, optimizer)
         if finished is not None:
             return LinkRunResult(**finished)
@@ -344,8 +346,7 @@ class LinkPrediction:
             state["seconds"] += time.perf_counter() - start
             if state["bad_evals"] >= config["patience"]:
                 break
-            if (epoch + 1) % self.checkpoint_every == 0:
-                checkpoint.save(model, optimizer, state)
+            checkpoint.epoch_done(model, optimizer, state, epoch + 1)
         bar.close()
         best = state["best"]
         result = LinkRunResult(seed=seed, valid=best["valid"], test=best["test"], epochs=state["epoch"],

@@ -302,3 +302,27 @@ def test_checkpoint_written_before_the_generator_states_still_resumes(tmp_path):
     assert resumed.epochs == 4 and len(resumed.history["loss"]) == 4
     assert "generators" in load_checkpoint(path)
 
+
+def test_test_pairs_are_scored_only_at_a_new_best_validation_epoch(monkeypatch):
+    """Every evaluation scores the validation pairs; the test pairs are scored only when the
+    validation metric improves, and the run reports the test metrics of its best epoch."""
+    from graphkit.tasks.link_prediction.trainer import LinkPrediction as Trainer
+    evaluate, seen = Trainer._evaluate, []
+
+    def recording(model, h, graph, split, part, config):
+        metrics = evaluate(model, h, graph, split, part, config)
+        seen.append((part, metrics))
+        return metrics
+
+    monkeypatch.setattr(Trainer, "_evaluate", staticmethod(recording))
+    config = {"epochs": 12, "hidden": 16, "num_layers": 1, "batch_size": 256, "metric": "hits@20", "eval_every": 1}
+    run = Trainer("gcn", "mlp", config=config, progress=False).fit(_community_graph()).runs[0]
+    valid = [m["hits@20"] for part, m in seen if part == "valid"]
+    assert valid == run.history["valid"] and len(valid) == 12
+    improvements = [i for i, v in enumerate(valid) if v > max(valid[:i], default=-1.0)]
+    parts = [part for part, _ in seen]
+    assert len(improvements) < 12  # the metric stalls at least once
+    scored_at = [parts[:i].count("valid") - 1 for i, part in enumerate(parts) if part == "test"]
+    assert scored_at == improvements  # right after the evaluation that improved
+    last_test = [m for part, m in seen if part == "test"][-1]
+    assert run.best_epoch == improvements[-1] + 1 and run.test == last_test

@@ -272,16 +272,14 @@ class LinkPrediction:
         return self.checkpoint_dir / f"{self.model}-{self.predictor}-{getattr(data, 'name', 'graph')}-{tag}" / \
             f"seed{seed}.pt"
 
-    def _evaluate(self, model: LinkModel, x, graph: TrainGraph, split: LinkSplit, config) -> Dict[str, Dict]:
-        model.eval()
-        with torch.no_grad():
-            h = model.encode(x, graph.adj)
-            bs = config["eval_batch_size"]
-            scores = {k: model.score(h, graph.adj, getattr(split, k), bs)
-                      for k in ("valid", "valid_neg", "test", "test_neg")}
-        metrics = sorted(set(REPORTED) | {config["metric"]})
-        return {"valid": link_prediction(scores["valid"], scores["valid_neg"], metrics),
-                "test": link_prediction(scores["test"], scores["test_neg"], metrics)}
+    @staticmethod
+    def _evaluate(model: LinkModel, h: Tensor, graph: TrainGraph, split: LinkSplit, part: str,
+                  config: Dict[str, Any]) -> Dict[str, float]:
+        """Metrics of ``part`` (``"valid"`` or ``"test"``) from the eval-mode embeddings ``h``."""
+        bs = config["eval_batch_size"]
+        pos = model.score(h, graph.adj, getattr(split, part), bs)
+        neg = model.score(h, graph.adj, getattr(split, f"{part}_neg"), bs)
+        return link_prediction(pos, neg, sorted(set(REPORTED) | {config["metric"]}))
 
     def _run(self, data: Data, x: Optional[Tensor], config: Dict[str, Any], seed: int) -> LinkRunResult:
         split = link_split(data, seed=seed)
@@ -333,16 +331,21 @@ class LinkPrediction:
             state["history"]["loss"].append(total / count)
             state["epoch"] = epoch + 1
             if (epoch + 1) % config["eval_every"] == 0 or epoch + 1 == config["epochs"]:
-                result = self._evaluate(model, x, graph, split, config)
-                state["history"]["valid"].append(result["valid"][metric])
-                best = state["best"]
-                if best is None or result["valid"][metric] > best["valid"][metric]:
-                    state["best"] = {**result, "epoch": epoch + 1}
-                    state["bad_evals"] = 0
-                else:
-                    state["bad_evals"] += 1
-                bar.set_postfix(loss=f"{total / count:.4f}", val=f"{result['valid'][metric]:.4f}",
-                                test=f"{result['test'][metric]:.4f}")
+                model.eval()
+                with torch.no_grad():
+                    h = model.encode(x, graph.adj)
+                    valid = self._evaluate(model, h, graph, split, "valid", config)
+                    state["history"]["valid"].append(valid[metric])
+                    best = state["best"]
+                    if best is None or valid[metric] > best["valid"][metric]:
+                        # the test pairs are scored only where the run's reported epoch may change
+                        test = self._evaluate(model, h, graph, split, "test", config)
+                        state["best"] = {"valid": valid, "test": test, "epoch": epoch + 1}
+                        state["bad_evals"] = 0
+                    else:
+                        state["bad_evals"] += 1
+                bar.set_postfix(loss=f"{total / count:.4f}", val=f"{valid[metric]:.4f}",
+                                best_test=f"{state['best']['test'][metric]:.4f}")
             state["seconds"] += time.perf_counter() - start
             if state["bad_evals"] >= config["patience"]:
                 break

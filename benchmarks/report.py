@@ -137,7 +137,10 @@ def link_prediction_table() -> str:
                   "--json benchmarks/results/link-D-M-P.json` (OGB's split for ogbl-ddi, a seeded RandomLinkSplit "
                   "85/5/10 per run otherwise; the test figure at the best validation epoch). s / epoch: the median over "
                   "every training epoch of every run (robust to epochs slowed by other work), where the file records it, "
-                  "else the mean; peak GiB: the highest peak resident memory of the processes that trained the runs."]
+                  "else the mean; peak GiB: the highest peak resident memory of the processes that trained the runs. "
+                  "The ogbl-ddi runs trained with one thread each while two or three trainings shared the machine's "
+                  "2 cores, so their s / epoch is not a speed figure: the table below times an epoch against PyG on "
+                  "a quiet machine."]
     bench = RESULTS / "link_prediction.json"
     if bench.exists():
         data = json.loads(bench.read_text())

@@ -326,3 +326,17 @@ def test_test_pairs_are_scored_only_at_a_new_best_validation_epoch(monkeypatch):
     assert scored_at == improvements  # right after the evaluation that improved
     last_test = [m for part, m in seen if part == "test"][-1]
     assert run.best_epoch == improvements[-1] + 1 and run.test == last_test
+
+
+def test_generator_states_round_trip_through_a_checkpoint(tmp_path):
+    """Python's, NumPy's and torch's generators, saved and loaded as a weights-only checkpoint,
+    draw the same numbers again."""
+    import random
+
+    import numpy as np
+    from graphkit.utils import atomic_save, generator_states, load_checkpoint, set_generator_states
+    np.random.standard_normal()  # leaves a cached Gaussian in NumPy's state
+    atomic_save(generator_states(), tmp_path / "g.pt")
+    first = random.random(), np.random.standard_normal(3).tolist(), torch.rand(3).tolist()
+    set_generator_states(load_checkpoint(tmp_path / "g.pt"))
+    assert (random.random(), np.random.standard_normal(3).tolist(), torch.rand(3).tolist()) == first

@@ -12,6 +12,8 @@ from typing import Any, Union
 
 import torch
 
+from .seed import generator_states, set_generator_states
+
 PathLike = Union[str, os.PathLike]
 
 
@@ -72,31 +74,6 @@ def load_checkpoint(path: PathLike) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _generator_states() -> dict:
-    """The states of torch's, Python's and NumPy's global generators, as plain tensors, tuples and
-    numbers (loadable with ``weights_only=True``)."""
-    import random
-
-    import numpy as np
-    numpy_state = np.random.get_state(legacy=False)
-    return {"torch": torch.get_rng_state(), "python": random.getstate(),
-            "numpy": {"key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
-                      "pos": int(numpy_state["state"]["pos"]), "has_gauss": int(numpy_state["has_gauss"]),
-                      "gauss": float(numpy_state["gauss"])}}
-
-
-def _set_generator_states(states: dict) -> None:
-    import random
-
-    import numpy as np
-    torch.set_rng_state(states["torch"])
-    random.setstate(states["python"])
-    numpy_state = states["numpy"]
-    np.random.set_state({"bit_generator": "MT19937", "has_gauss": numpy_state["has_gauss"],
-                         "gauss": numpy_state["gauss"],
-                         "state": {"key": numpy_state["key"].numpy().astype(np.uint32), "pos": numpy_state["pos"]}})
-
-
 class RunCheckpoint:
     """One training run's checkpoint (model, optimizer, the global generators of torch, Python and
     NumPy, the trainer's ``state`` and, once finished, its ``result``), written atomically; the
@@ -128,7 +105,7 @@ class RunCheckpoint:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         if "generators" in saved:
-            _set_generator_states(saved["generators"])
+            set_generator_states(saved["generators"])
         else:  # written before the checkpoint carried Python's and NumPy's generators
             torch.set_rng_state(saved["rng"])
         return None, saved["state"]
@@ -144,6 +121,6 @@ class RunCheckpoint:
         """Write the run; ``result`` marks it finished."""
         if self.path is not None:
             atomic_save({"done": result is not None, "result": result, "model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(), "generators": _generator_states(),
+                         "optimizer": optimizer.state_dict(), "generators": generator_states(),
                          "state": state}, self.path)
             self._last_save = time.monotonic()

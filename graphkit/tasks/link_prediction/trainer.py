@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ...adj import Adj, check_edge_index, check_features
 from ...evaluate.link_prediction import link_prediction
 from ...nn.models import MODELS, build_model
-from ...utils import RunCheckpoint, peak_rss_mib, seed_everything
+from ...utils import RunCheckpoint, generator_states, peak_rss_mib, seed_everything, set_generator_states
 from .heads import DotPredictor, MLPPredictor, NCNCPredictor, NCNPredictor
 
 try:
@@ -79,20 +79,15 @@ def link_split(data: Data, val_ratio: float = 0.05, test_ratio: float = 0.1, see
                          split_edge["test"]["edge"].t().long(), split_edge["test"]["edge_neg"].t().long(), True)
     if getattr(data, "edge_index", None) is None or data.edge_index.numel() == 0:
         raise ValueError("the graph has no edges to split for link prediction")
-    import random
-
-    import numpy as np
     from torch_geometric.transforms import RandomLinkSplit
-    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    states = generator_states()
     seed_everything(seed)  # PyG's negative sampling draws from Python's and torch's generators
     try:
         train, val, test = RandomLinkSplit(num_val=val_ratio, num_test=test_ratio, is_undirected=True,
                                            add_negative_train_samples=False, split_labels=True)(
             Data(edge_index=data.edge_index, num_nodes=data.num_nodes))
     finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.set_rng_state(states[2])
+        set_generator_states(states)
     return LinkSplit(data.num_nodes, train.pos_edge_label_index, val.pos_edge_label_index,
                      val.neg_edge_label_index, test.pos_edge_label_index, test.neg_edge_label_index, False)
 

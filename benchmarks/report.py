@@ -138,7 +138,7 @@ def link_prediction_table() -> str:
                   "85/5/10 per run otherwise; the test figure at the best validation epoch). s / epoch: the median over "
                   "every training epoch of every run (robust to epochs slowed by other work), where the file records it, "
                   "else the mean; peak GiB: the highest peak resident memory of the processes that trained the runs. "
-                  "The ogbl-ddi runs trained with one thread each while two or three trainings shared the machine's "
+                  "The ogbl-ddi runs trained with one thread each while two to four trainings shared the machine's "
                   "2 cores, so their s / epoch is not a speed figure: the table below times an epoch against PyG on "
                   "a quiet machine."]
     bench = RESULTS / "link_prediction.json"

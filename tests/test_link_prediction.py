@@ -340,3 +340,20 @@ def test_generator_states_round_trip_through_a_checkpoint(tmp_path):
     first = random.random(), np.random.standard_normal(3).tolist(), torch.rand(3).tolist()
     set_generator_states(load_checkpoint(tmp_path / "g.pt"))
     assert (random.random(), np.random.standard_normal(3).tolist(), torch.rand(3).tolist()) == first
+
+
+@pytest.mark.parametrize("patience", [0, -1])
+def test_patience_zero_trains_every_epoch_and_positive_patience_stops(patience):
+    """``patience <= 0`` turns early stopping off (NCN's ogbl-ddi protocol); a patience of one stops
+    at the first evaluation without a better validation metric, and both runs agree up to there."""
+    config = {"epochs": 12, "hidden": 16, "num_layers": 1, "batch_size": 256, "metric": "hits@20", "eval_every": 1}
+    full = LinkPrediction("gcn", "mlp", config={**config, "patience": patience}, progress=False).fit(
+        _community_graph()).runs[0]
+    assert full.epochs == 12 and len(full.history["valid"]) == 12
+    valid = full.history["valid"]
+    first_stall = next(i for i in range(1, 12) if valid[i] <= max(valid[:i]))
+    short = LinkPrediction("gcn", "mlp", config={**config, "patience": 1}, progress=False).fit(
+        _community_graph()).runs[0]
+    assert short.epochs == first_stall + 1 and short.history["valid"] == valid[:first_stall + 1]
+    from graphkit.tasks.link_prediction.trainer import default_config
+    assert default_config("ncn", "ogbl-ddi")["patience"] == 0  # the authors train all 100 epochs

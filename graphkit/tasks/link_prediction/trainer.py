@@ -342,7 +342,7 @@ class LinkPrediction:
                 bar.set_postfix(loss=f"{total / count:.4f}", val=f"{valid[metric]:.4f}",
                                 best_test=f"{state['best']['test'][metric]:.4f}")
             state["seconds"] += time.perf_counter() - start
-            if state["bad_evals"] >= config["patience"]:
+            if 0 < config["patience"] <= state["bad_evals"]:  # patience <= 0: train every epoch
                 break
             checkpoint.epoch_done(model, optimizer, state, epoch + 1)
         bar.close()

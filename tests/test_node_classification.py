@@ -95,3 +95,14 @@ def test_paper_accuracy_ten_seeds(model, name, folder, threshold):
     need_dataset(folder)
     report = NodeClassification(model, runs=10, seed=0, progress=False).fit(datasets.load(name))
     assert report.test_accuracy["mean"] >= threshold, report.test_accuracy
+
+
+def test_patience_zero_trains_every_epoch():
+    """``patience <= 0`` means no early stopping, as in the link-prediction trainer; a patience of
+    one stops at the first epoch that does not improve the selection metric."""
+    need_dataset("Cora")
+    data = datasets.load("cora")
+    full = NodeClassification("gcn", seed=1, config={"epochs": 60, "patience": 0}, progress=False).fit(data)
+    short = NodeClassification("gcn", seed=1, config={"epochs": 60, "patience": 1}, progress=False).fit(data)
+    assert full.runs[0].epochs == 60 and short.runs[0].epochs < 60
+    assert short.runs[0].history["val_loss"] == full.runs[0].history["val_loss"][:short.runs[0].epochs]

@@ -15,11 +15,9 @@ def _run(name: str, tmp_path):
     nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
-    texts = ["".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
-             for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
-    images = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
-              if "image/png" in o.get("data", {})]
-    return "\n".join(texts), images
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    text = "\n".join(o.get("text") or o.get("data", {}).get("text/plain", "") for o in outputs)
+    return text, [o for o in outputs if "image/png" in o.get("data", {})]
 
 
 def test_quickstart_notebook(tmp_path):

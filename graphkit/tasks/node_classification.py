@@ -285,7 +285,7 @@ class NodeClassification:
             else:
                 state["bad_epochs"] += 1
             bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val_acc:.3f}")
-            if state["bad_epochs"] >= cfg["patience"]:
+            if 0 < cfg["patience"] <= state["bad_epochs"]:  # patience <= 0: train every epoch
                 break
             checkpoint.epoch_done(model, optimizer, state, epoch + 1)
         bar.close()

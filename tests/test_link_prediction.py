@@ -2,6 +2,7 @@
 scikit-learn, predictor heads and the trainer."""
 from __future__ import annotations
 
+import os
 import networkx as nx
 import numpy as np
 import pytest
@@ -98,6 +99,29 @@ def test_ncn_common_neighbour_sum_equals_dense_reference():
     torch.testing.assert_close(seen["cn"], expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("tail_act", [False, True])
+def test_ncn_head_has_the_authors_layers_and_shares_no_weights(tail_act):
+    """NCN's predictor with xlin, two-layer lin and LayerNorm (the ogbl-ddi set-up) holds the
+    authors' layers, each branch its own: 9 square linears without tail activation (7 with it),
+    5 LayerNorms, the output linear and beta. With c = 224 and 4267 embedded nodes this is the
+    1,412,098 parameters published for NCN on ogbl-ddi, less the one spare embedding row the
+    authors allocate (``max_x + 1``)."""
+    from graphkit.tasks.link_prediction.trainer import LinkModel, default_config
+    c = 224
+    head = NCNPredictor(c, use_xlin=True, two_layer_lin=True, layer_norm=True, tail_act=tail_act)
+    shared = [n for n, _ in head.named_parameters(remove_duplicate=False)]
+    unique = [n for n, _ in head.named_parameters()]
+    assert shared == unique, "a parameter is shared between two layers"
+    expected = (7 if tail_act else 9) * (c * c + c) + 5 * 2 * c + (c + 1) + 1
+    assert sum(p.numel() for p in head.parameters()) == expected
+    if not tail_act:
+        model = LinkModel("puresum", "ncn", None, 4267, default_config("ncn", "ogbl-ddi"))
+        assert sum(p.numel() for p in model.parameters()) == 1_412_098 - c
+        h, adj = torch.randn(60, c), _small_graph()[1]
+        head(h, adj, torch.randint(0, 60, (2, 30))).sum().backward()
+        assert not torch.equal(head.cn_mlp[-1].weight.grad, head.ij_mlp[-1].weight.grad)
+
+
 def test_ncnc_without_completion_is_ncn_and_gradients_flow():
     _, adj = _small_graph(1)
     torch.manual_seed(0)
@@ -107,7 +131,7 @@ def test_ncnc_without_completion_is_ncn_and_gradients_flow():
     ncn = NCNPredictor(8).eval()
     ncn.load_state_dict(ncnc.state_dict())
     torch.testing.assert_close(ncnc(h, adj, pairs), ncn(h, adj, pairs))
-    ncnc.alpha = 1.0
+    ncnc.alpha, ncnc.prob_offset = 1.0, 0.0  # completion weights near pt, whatever the untrained logits
     out = ncnc(h, adj, pairs)
     assert not torch.allclose(out, ncn(h, adj, pairs))  # completion adds the probable neighbours
     out.sum().backward()
@@ -189,6 +213,62 @@ def test_runs_trained_apart_are_assembled_with_their_peak_memory(tmp_path):
     epochs = sorted(t for r in both.runs for t in r.history["epoch_seconds"])  # both runs' epochs pooled
     assert len(epochs) == 8
     assert both.to_dict()["epoch_seconds_median"] == pytest.approx((epochs[3] + epochs[4]) / 2, abs=1e-4)
+
+
+def test_runs_reported_apart_as_json_are_assembled_and_checked(tmp_path, monkeypatch, capsys):
+    """Seeds trained by separate invocations that share no checkpoint folder (other machines, other
+    sessions) join one report through their ``--json`` reports: equal to training all seeds in one
+    fit, histories included; reports of another config, model or version, or a seed reported twice,
+    are refused by name."""
+    import json
+    from graphkit.cli.main import main
+    from graphkit.tasks.link_prediction import trainer
+    data = _community_graph()
+    config = {"epochs": 3, "hidden": 16, "num_layers": 1, "batch_size": 256, "metric": "hits@20"}
+    files = []
+    for seed in (0, 1):
+        report = LinkPrediction("gcn", "dot", runs=1, seed=seed, config=config, progress=False).fit(data)
+        files.append(tmp_path / f"seed{seed}.json")
+        files[-1].write_text(report.to_json())
+    together = LinkPrediction("gcn", "dot", runs=3, config=config, progress=False).fit(data)
+
+    def refuse_training(*args, **kwargs):
+        raise AssertionError("a reported seed was trained again")
+    assembled = LinkPrediction("gcn", "dot", runs=2, config=config, progress=False, runs_from=files)
+    monkeypatch.setattr(assembled, "_run", refuse_training)
+    both = assembled.fit(data)
+    assert both.to_dict()["runs"] == [json.loads(f.read_text())["runs"][0] for f in files]  # read back whole
+    for apart, one_fit in zip(both.runs, together.runs):  # and equal to one fit, but for the timings
+        assert (apart.valid, apart.test, apart.best_epoch) == (one_fit.valid, one_fit.test, one_fit.best_epoch)
+        assert apart.history["loss"] == one_fit.history["loss"] and len(apart.history["epoch_seconds"]) == 3
+    monkeypatch.undo()
+    three = LinkPrediction("gcn", "dot", runs=3, config=config, progress=False, runs_from=files).fit(data)
+    assert [r.test for r in three.runs] == [r.test for r in together.runs]  # seed 2 trained here
+
+    with pytest.raises(ValueError, match="another config .*epochs"):
+        LinkPrediction("gcn", "dot", runs=2, config={**config, "epochs": 4}, progress=False, runs_from=files).fit(data)
+    with pytest.raises(ValueError, match="another model: 'gcn', this fit 'sage'"):
+        LinkPrediction("sage", "dot", runs=2, config=config, progress=False, runs_from=files).fit(data)
+    old = json.loads(files[0].read_text())
+    old["model_version"] = trainer.MODEL_VERSION - 1
+    with pytest.raises(ValueError, match="another model_version"):
+        LinkPrediction("gcn", "dot", config=config, progress=False, runs_from=[old]).fit(data)
+    with pytest.raises(ValueError, match="seed 0 is reported twice"):
+        LinkPrediction("gcn", "dot", config=config, progress=False, runs_from=[files[0], files[0]]).fit(data)
+    with pytest.raises(FileNotFoundError, match="report not found"):
+        LinkPrediction("gcn", "dot", config=config, progress=False, runs_from=[tmp_path / "none.json"]).fit(data)
+
+    # the CLI: --runs-from on a real dataset, Cora, whose seed-0 run was trained by an earlier call
+    data_root = os.environ.get("GRAPHKIT_DATA")
+    if not data_root or not os.path.isdir(os.path.join(data_root, "Cora")):
+        return
+    args = ["train", "link-prediction", "--dataset", "Cora", "--model", "gcn", "--predictor", "dot", "--epochs", "2",
+            "--quiet"]
+    assert main(args + ["--json", str(tmp_path / "cora0.json")]) == 0
+    assert main(args + ["--runs", "2", "--runs-from", str(tmp_path / "cora0.json"),
+                        "--json", str(tmp_path / "cora.json")]) == 0
+    first, both = (json.loads((tmp_path / f).read_text()) for f in ("cora0.json", "cora.json"))
+    assert both["runs"][0] == first["runs"][0] and [r["seed"] for r in both["runs"]] == [0, 1]
 
 
 def test_featureless_graph_with_pure_encoder_orthogonal_embedding_and_predictor_lr():

@@ -28,7 +28,8 @@ def _cmd_train_link(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         config["epochs"] = args.epochs
     report = LinkPrediction(args.model, args.predictor, runs=args.runs, seed=args.seed, config=config,
-                            checkpoint_dir=args.checkpoint_dir, progress=not args.quiet).fit(data)
+                            checkpoint_dir=args.checkpoint_dir, progress=not args.quiet,
+                            runs_from=args.runs_from).fit(data)
     metric = report.metric
     rows = [[r.seed, r.epochs, r.best_epoch, f"{100 * r.valid[metric]:.2f}", f"{100 * r.test[metric]:.2f}",
              f"{r.seconds_per_epoch:.2f}", f"{r.seconds:.0f}"] for r in report.runs]
@@ -84,6 +85,9 @@ def add_link_commands(train_tasks, evaluate_what) -> None:
     add_run_arguments(p, runs_help="runs (seeds seed, seed + 1, ...)",
                       json_help="write the report (per-run valid/test metrics, mean ± std) here",
                       plot_help="draw loss and validation curves into this image file")
+    p.add_argument("--runs-from", nargs="+", default=[], metavar="JSON",
+                   help="reports (--json) of earlier invocations, e.g. one seed each from other machines: "
+                        "their seeds are read from them, not trained (same model, predictor, dataset, config)")
     p.set_defaults(func=_cmd_train_link)
 
     p = evaluate_what.add_parser("link-prediction", help="Hits@K / MRR / AUC / AP of scores made elsewhere",

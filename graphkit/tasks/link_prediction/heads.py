@@ -110,10 +110,12 @@ class NCNPredictor(nn.Module):
         self.beta = nn.Parameter(torch.tensor([float(beta)]))
         self.xlin = nn.Sequential(nn.Linear(c, c), ReLUDropout(dropout), nn.Linear(c, c),
                                   _norm(c, layer_norm), ReLUDropout(dropout)) if use_xlin else None
-        tail = [nn.Identity()] if tail_act else [nn.Linear(c, c)]
+        def tail() -> nn.Module:  # each branch its own last layer: the two never share weights
+            return nn.Identity() if tail_act else nn.Linear(c, c)
+
         self.cn_mlp = nn.Sequential(nn.Linear(c, c), ReLUDropout(dropout), nn.Linear(c, c),
-                                    _norm(c, layer_norm), ReLUDropout(dropout), *tail)
-        self.ij_mlp = nn.Sequential(nn.Linear(c, c), _norm(c, layer_norm), ReLUDropout(dropout), *tail)
+                                    _norm(c, layer_norm), ReLUDropout(dropout), tail())
+        self.ij_mlp = nn.Sequential(nn.Linear(c, c), _norm(c, layer_norm), ReLUDropout(dropout), tail())
         second = [nn.Linear(c, c), _norm(c, layer_norm), ReLUDropout(dropout)] if two_layer_lin else []
         self.lin = nn.Sequential(nn.Linear(c, c), _norm(c, layer_norm), ReLUDropout(dropout), *second,
                                  nn.Linear(c, 1))

@@ -15,7 +15,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,10 @@ except ModuleNotFoundError:  # Python 3.10
 PREDICTORS = ("dot", "mlp", "ncn", "ncnc")
 REPORTED = ("hits@20", "hits@50", "hits@100", "mrr", "auc", "ap")
 _PRESETS = Path(__file__).with_name("presets.toml")
+# Part of every checkpoint's key and of every report: raised whenever a model under the same config
+# computes something else, so that a run never resumes from, or joins, another model's runs
+# (2: NCN's two branches stopped sharing their last linear layer).
+MODEL_VERSION = 2
 
 
 def default_config(predictor: str, dataset: Optional[str] = None) -> Dict[str, Any]:
@@ -163,9 +167,6 @@ class LinkRunResult:
     history: Dict[str, List[float]] = field(default_factory=dict)
     peak_rss_mib: Optional[float] = None  # peak resident memory of the process that finished the run
 
-    def summary(self) -> Dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "history"}
-
 
 def _mean_std(values: Sequence[float]) -> Dict[str, float]:
     return {"mean": statistics.fmean(values), "std": statistics.pstdev(values) if len(values) > 1 else 0.0}
@@ -201,8 +202,8 @@ class LinkPredictionReport:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"task": "link-prediction", "dataset": self.dataset, "model": self.model,
-                "predictor": self.predictor, "metric": self.metric, "config": self.config,
-                "runs": [r.summary() for r in self.runs], "valid": self.valid, "test": self.test,
+                "predictor": self.predictor, "model_version": MODEL_VERSION, "metric": self.metric,
+                "config": self.config, "runs": [asdict(r) for r in self.runs], "valid": self.valid, "test": self.test,
                 "seconds_per_epoch": _mean_std([r.seconds_per_epoch for r in self.runs]),
                 # robust to epochs slowed by other work on the machine or by a resume's warm-up
                 "epoch_seconds_median": self.epoch_seconds_median,
@@ -224,11 +225,16 @@ class LinkPrediction:
         checkpoint_dir: each run's checkpoint, written atomically every ``checkpoint_every``
             epochs and after any epoch ending ``checkpoint_seconds`` or more after the last write;
             finished runs are read back, an interrupted one resumes where it would have been.
+        runs_from: reports of earlier fits (their :meth:`LinkPredictionReport.to_dict`, or JSON
+            files of it, e.g. one per seed from separate machines) whose runs are taken instead of
+            training those seeds; each must be of the same model, predictor, dataset, config and
+            :data:`MODEL_VERSION`.
     """
 
     def __init__(self, model: str = "sage", predictor: str = "mlp", runs: int = 1, seed: int = 0,
                  config: Optional[Dict[str, Any]] = None, checkpoint_dir: Optional[str] = None,
-                 checkpoint_every: int = 5, checkpoint_seconds: float = 60.0, progress: bool = True):
+                 checkpoint_every: int = 5, checkpoint_seconds: float = 60.0, progress: bool = True,
+                 runs_from: Sequence[Union[str, Path, Dict[str, Any]]] = ()):
         if model.lower() not in MODELS:
             raise ValueError(f"unknown model {model!r}; expected one of {sorted(MODELS)}")
         if predictor not in PREDICTORS:
@@ -239,6 +245,7 @@ class LinkPrediction:
         self.overrides = dict(config or {})
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.checkpoint_every, self.checkpoint_seconds, self.progress = checkpoint_every, checkpoint_seconds, progress
+        self.runs_from = list(runs_from)
 
     def fit(self, data: Data) -> LinkPredictionReport:
         name = getattr(data, "name", "graph")
@@ -252,17 +259,47 @@ class LinkPrediction:
         if x is not None:
             check_features(x, data.num_nodes)
             x = x.float()
-        results = [self._run(data, x, config, self.seed + r) for r in range(self.runs)]
+        reported = self._reported_runs(name, config)
+        results = [reported.get(seed) or self._run(data, x, config, seed)
+                   for seed in range(self.seed, self.seed + self.runs)]
         # runs read back from checkpoints may have trained in other processes: keep their peaks
         peaks = [peak_rss_mib()] + [r.peak_rss_mib for r in results if r.peak_rss_mib is not None]
         return LinkPredictionReport(name, self.model, self.predictor, config["metric"], config, results, max(peaks))
+
+    def _reported_runs(self, dataset: str, config: Dict[str, Any]) -> Dict[int, LinkRunResult]:
+        """The runs of ``runs_from`` by seed, after checking that they are runs of this fit."""
+        runs: Dict[int, LinkRunResult] = {}
+        expected = {"task": "link-prediction", "dataset": dataset, "model": self.model, "predictor": self.predictor,
+                    "model_version": MODEL_VERSION, "config": config}
+        for source in self.runs_from:
+            where = "a report" if isinstance(source, dict) else str(source)
+            if isinstance(source, dict):
+                report = source
+            else:
+                if not Path(source).is_file():
+                    raise FileNotFoundError(f"report not found: {source}")
+                report = json.loads(Path(source).read_text())
+            for key, value in expected.items():
+                got = report.get(key)
+                if got != value:
+                    if key == "config" and isinstance(got, dict):
+                        differ = sorted(k for k in set(got) | set(value) if got.get(k) != value.get(k))
+                        detail = f" ({', '.join(differ)} differ)"
+                    else:
+                        detail = f": {got!r}, this fit {value!r}"
+                    raise ValueError(f"{where} holds runs of another {key}{detail}; its runs cannot join this fit")
+            for run in report["runs"]:
+                if run["seed"] in runs:
+                    raise ValueError(f"seed {run['seed']} is reported twice (again in {where})")
+                runs[run["seed"]] = LinkRunResult(**run)
+        return runs
 
     # ------------------------------------------------------------------ one run
     def _checkpoint_path(self, data: Data, config: Dict[str, Any], seed: int) -> Optional[Path]:
         if self.checkpoint_dir is None:
             return None
         key = json.dumps({"model": self.model, "predictor": self.predictor, "config": config,
-                          "dataset": getattr(data, "name", "")}, sort_keys=True)
+                          "dataset": getattr(data, "name", ""), "version": MODEL_VERSION}, sort_keys=True)
         tag = hashlib.sha1(key.encode()).hexdigest()[:10]
         return self.checkpoint_dir / f"{self.model}-{self.predictor}-{getattr(data, 'name', 'graph')}-{tag}" / \
             f"seed{seed}.pt"

@@ -272,13 +272,12 @@ class LinkPrediction:
         expected = {"task": "link-prediction", "dataset": dataset, "model": self.model, "predictor": self.predictor,
                     "model_version": MODEL_VERSION, "config": config}
         for source in self.runs_from:
-            where = "a report" if isinstance(source, dict) else str(source)
             if isinstance(source, dict):
-                report = source
+                where, report = "a report", source
+            elif Path(source).is_file():
+                where, report = str(source), json.loads(Path(source).read_text())
             else:
-                if not Path(source).is_file():
-                    raise FileNotFoundError(f"report not found: {source}")
-                report = json.loads(Path(source).read_text())
+                raise FileNotFoundError(f"report not found: {source}")
             for key, value in expected.items():
                 got = report.get(key)
                 if got != value:

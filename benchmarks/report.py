@@ -154,9 +154,9 @@ def link_prediction_table() -> str:
                   "validation epoch jumps (seed 0: 83.11, then 60.69, 87.16 and, at epoch 100, 80.51; seed 1: 82.92, "
                   "84.36, then 76.28 at epoch 95; seed 2: 83.78, 83.06, 82.79, then 87.40 at epoch 75; seed 3: 75.74, "
                   "68.18, 84.39, then 80.06 at epoch 100), so it varies widely between seeds (published: ± 6.10). "
-                  "Seed 0 "
-                  "trained with PyTorch's transparent huge pages on (`THP_MEM_ALLOC_ENABLE=1`; median 67.4 s / epoch), "
-                  "seeds 1 to 3 without (50.7, 50.1 and 49.7 s), which is why the variable is not set for the later seeds."]
+                  "Seed 0 trained with PyTorch's transparent huge pages on (`THP_MEM_ALLOC_ENABLE=1`; median 67.4 s / "
+                  "epoch), seeds 1 to 3 without (50.7, 50.1 and 49.7 s), which is why the variable is not set for the "
+                  "later seeds."]
     bench = RESULTS / "link_prediction.json"
     if bench.exists():
         data = json.loads(bench.read_text())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,17 +147,27 @@ def link_prediction_table() -> str:
                   "else the mean; peak GiB: the highest peak resident memory of the processes that trained the runs. "
                   "The ogbl-ddi SAGE and GCN runs trained with one thread each while two to four trainings shared "
                   "the machine's 2 cores, so their s / epoch is not a speed figure (the table below times an epoch "
-                  "against PyG on a quiet machine); NCN's trained alone on both cores. NCN on ogbl-ddi is trained "
-                  "with the paper's ten seeds, one per working session on this 2-core machine, each with `--seed S "
-                  "--runs 1 --json` and joined into the row with `--runs-from`: the row holds the seeds done so far. "
-                  "Its runs train all 100 epochs as the authors' do; validation Hits@20 reaches a plateau near the "
-                  "published 71.72 ± 0.25 by about epoch 50, and on that plateau the test figure of each new best "
-                  "validation epoch jumps (seed 0: 83.11, then 60.69, 87.16 and, at epoch 100, 80.51; seed 1: 82.92, "
-                  "84.36, then 76.28 at epoch 95; seed 2: 83.78, 83.06, 82.79, then 87.40 at epoch 75; seed 3: 75.74, "
-                  "68.18, 84.39, then 80.06 at epoch 100), so it varies widely between seeds (published: ± 6.10). "
-                  "Seed 0 trained with PyTorch's transparent huge pages on (`THP_MEM_ALLOC_ENABLE=1`; median 67.4 s / "
-                  "epoch), seeds 1 to 3 without (50.7, 50.1 and 49.7 s), which is why the variable is not set for the "
-                  "later seeds."]
+                  "against PyG on a quiet machine); NCN's trained alone on both cores."]
+    ddi_ncn = RESULTS / "link-ogbl-ddi-puresum-ncn.json"
+    if ddi_ncn.exists():
+        runs = json.loads(ddi_ncn.read_text())["runs"]
+        seeds = [[r["seed"], r["best_epoch"], f"{100 * r['valid']['hits@20']:.2f}",
+                  *(f"{100 * r['test'][k]:.2f}" for k in ("hits@20", "hits@50", "hits@100")),
+                  f"{statistics.median(r['history']['epoch_seconds']):.1f}", f"{r['peak_rss_mib'] / 1024:.2f}"]
+                 for r in sorted(runs, key=lambda r: r["seed"])]
+        parts += ["\n\nogbl-ddi, PureSum + NCN, one row per seed (each trained alone in its own process):\n\n",
+                  markdown(["seed", "best epoch", "valid Hits@20", "test Hits@20", "test Hits@50",
+                            "test Hits@100", "s / epoch (median)", "peak GiB"], seeds),
+                  "\n\nThe paper's ten seeds, one per working session on this 2-core machine, each trained with "
+                  "`--seed S --runs 1 --json` and joined into the row above with `--runs-from`: the row holds the "
+                  "seeds done so far. Each run trains all 100 epochs as the authors' do; validation Hits@20 reaches a "
+                  "plateau near the published 71.72 ± 0.25 by about epoch 50, and on that plateau the test figure of "
+                  "each new best validation epoch jumps (seed 0: 83.11, then 60.69, 87.16 and, at epoch 100, 80.51; "
+                  "seed 1: 82.92, 84.36, then 76.28 at epoch 95; seed 2: 83.78, 83.06, 82.79, then 87.40 at epoch 75; "
+                  "seed 3: 75.74, 68.18, 84.39, then 80.06 at epoch 100; seed 4: 80.50, 82.22, 79.76, 76.71, 82.23, "
+                  "87.17, 90.05, then 82.75 at epoch 96), so it varies widely between seeds "
+                  "(published: ± 6.10). Seed 0 trained with PyTorch's transparent huge pages on "
+                  "(`THP_MEM_ALLOC_ENABLE=1`), the later seeds without, which made an epoch faster on this machine."]
     bench = RESULTS / "link_prediction.json"
     if bench.exists():
         data = json.loads(bench.read_text())

@@ -158,18 +158,19 @@ def link_prediction_table() -> str:
         parts += ["\n\nogbl-ddi, PureSum + NCN, one row per seed (each trained alone in its own process):\n\n",
                   markdown(["seed", "best epoch", "valid Hits@20", "test Hits@20", "test Hits@50",
                             "test Hits@100", "s / epoch (median)", "peak GiB"], seeds),
-                  "\n\nThe paper's ten seeds, one per working session on this 2-core machine, each trained with "
+                  "\n\nThe paper's ten seeds, trained one at a time on this 2-core machine, each with "
                   "`--seed S --runs 1 --json` and joined into the row above with `--runs-from`: the row holds the "
                   "seeds done so far. Each run trains all 100 epochs as the authors' do; validation Hits@20 reaches a "
                   "plateau near the published 71.72 ± 0.25 by about epoch 50, and on that plateau the test figure of "
                   "each new best validation epoch jumps (seed 0: 83.11, then 60.69, 87.16 and, at epoch 100, 80.51; "
                   "seed 1: 82.92, 84.36, then 76.28 at epoch 95; seed 2: 83.78, 83.06, 82.79, then 87.40 at epoch 75; "
                   "seed 3: 75.74, 68.18, 84.39, then 80.06 at epoch 100; seed 4: 80.50, 82.22, 79.76, 76.71, 82.23, "
-                  "87.17, 90.05, then 82.75 at epoch 96; seed 5: 84.80, 83.27, then 89.15 at epoch 94; seed 6: 81.07, 80.03, 79.10, 82.73, then "
-                  "84.49 at epoch 94), so it varies "
-                  "widely between seeds "
-                  "(published: ± 6.10). Seed 0 trained with PyTorch's transparent huge pages on "
-                  "(`THP_MEM_ALLOC_ENABLE=1`), the later seeds without, which made an epoch faster on this machine."]
+                  "87.17, 90.05, then 82.75 at epoch 96; seed 5: 84.80, 83.27, then 89.15 at epoch 94; seed 6: 81.07, "
+                  "80.03, 79.10, 82.73, then 84.49 at epoch 94; seed 7: 76.13, 82.43, 83.73, 76.12, 79.53, 84.40, then "
+                  "85.61 at epoch 92), so it varies widely between seeds (published: ± 6.10). Seed 0 trained with "
+                  "PyTorch's transparent huge pages on (`THP_MEM_ALLOC_ENABLE=1`), the later seeds without, which made "
+                  "an epoch faster on this machine. Two seeds side by side on one thread each take ~100 s an epoch "
+                  "each (seed 7's epochs 4-7 were so trained), the same throughput as one seed alone on both cores."]
     bench = RESULTS / "link_prediction.json"
     if bench.exists():
         data = json.loads(bench.read_text())

@@ -155,7 +155,7 @@ def link_prediction_table() -> str:
                   *(f"{100 * r['test'][k]:.2f}" for k in ("hits@20", "hits@50", "hits@100")),
                   f"{statistics.median(r['history']['epoch_seconds']):.1f}", f"{r['peak_rss_mib'] / 1024:.2f}"]
                  for r in sorted(runs, key=lambda r: r["seed"])]
-        parts += ["\n\nogbl-ddi, PureSum + NCN, one row per seed (each trained alone in its own process):\n\n",
+        parts += ["\n\nogbl-ddi, PureSum + NCN, one row per seed (each trained in its own process; see below for the epochs that shared the cores):\n\n",
                   markdown(["seed", "best epoch", "valid Hits@20", "test Hits@20", "test Hits@50",
                             "test Hits@100", "s / epoch (median)", "peak GiB"], seeds),
                   "\n\nThe paper's ten seeds, trained one at a time on this 2-core machine, each with "

@@ -144,7 +144,8 @@ def link_prediction_table() -> str:
                   "--json benchmarks/results/link-D-M-P.json` (OGB's split for ogbl-ddi, a seeded RandomLinkSplit "
                   "85/5/10 per run otherwise; the test figure at the best validation epoch). s / epoch: the median over "
                   "every training epoch of every run (robust to epochs slowed by other work), where the file records it, "
-                  "else the mean; peak GiB: the highest peak resident memory of the processes that trained the runs. "
+                  "else the mean; peak GiB: the highest peak resident memory of the processes that trained the runs "
+                  "(for a run resumed from its checkpoint, of the process that finished it). "
                   "The ogbl-ddi SAGE and GCN runs trained with one thread each while two to four trainings shared "
                   "the machine's 2 cores, so their s / epoch is not a speed figure (the table below times an epoch "
                   "against PyG on a quiet machine); NCN's trained alone on both cores."]
@@ -167,10 +168,15 @@ def link_prediction_table() -> str:
                   "seed 3: 75.74, 68.18, 84.39, then 80.06 at epoch 100; seed 4: 80.50, 82.22, 79.76, 76.71, 82.23, "
                   "87.17, 90.05, then 82.75 at epoch 96; seed 5: 84.80, 83.27, then 89.15 at epoch 94; seed 6: 81.07, "
                   "80.03, 79.10, 82.73, then 84.49 at epoch 94; seed 7: 76.13, 82.43, 83.73, 76.12, 79.53, 84.40, then "
-                  "85.61 at epoch 92), so it varies widely between seeds (published: ± 6.10). Seed 0 trained with "
+                  "85.61 at epoch 92; seed 8: 85.30, 80.67, 85.79, 82.74, 80.47, then 77.42 at epoch 91), so it varies widely between seeds "
+                  "(published: ± 6.10). Seed 0 trained with "
                   "PyTorch's transparent huge pages on (`THP_MEM_ALLOC_ENABLE=1`), the later seeds without, which made "
                   "an epoch faster on this machine. Two seeds side by side on one thread each take ~100 s an epoch "
-                  "each (seed 7's epochs 4-7 were so trained), the same throughput as one seed alone on both cores."]
+                  "each (seed 7's epochs 4-7 were so trained), the same throughput as one seed alone on both cores. "
+                  "Seed 8 trained on a slower machine of the same kind (in two sessions, resumed from its "
+                  "checkpoint after epoch 97): its epochs took about twice as long, as "
+                  "did graphkit's ops in `benchmarks/bench_link_ops.py` there (common_neighbors 142 ms against "
+                  "51 ms, cn_sum 555 ms against 211 ms)."]
     bench = RESULTS / "link_prediction.json"
     if bench.exists():
         data = json.loads(bench.read_text())

@@ -13,8 +13,12 @@ of the same layer.
 Layers: ``gcn`` (GCNConv, normalised weighted sum), ``sage`` (SAGEConv, mean), ``gat`` (GATConv,
 one head of ``C`` channels) and ``gat8`` (eight heads of ``C / 8``).
 
+On a GPU (``--device cuda``) every graph and layer is moved there, the timings synchronise the
+device, and the peak memory is the peak of CUDA allocations above the state before the first step.
+
     python benchmarks/bench_aggregation.py                          # everything (about 30 minutes)
     python benchmarks/bench_aggregation.py --graphs uniform --channels 64 --layers gcn sage
+    python benchmarks/bench_aggregation.py --device cuda --graphs uniform --channels 64 --no-memory
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "aggregation.json"
+RESULTS_CUDA = RESULTS.with_name("aggregation-cuda.json")
 LAYERS = ("gcn", "sage", "gat", "gat8")
 IMPLS = ("graphkit-native", "graphkit-reference", "pyg-edge_index", "pyg-csr", "pyg-sparsetensor",
          "torch.sparse", "torch-scatter")
@@ -58,9 +63,10 @@ def _pyg_module(layer: str, channels: int, cached: bool):
             "gat8": lambda: pyg.GATConv(channels, channels // 8, heads=8)}[layer]()
 
 
-def make_step(impl: str, layer: str, data, channels: int):
-    """A closure running forward + backward once (gradients reset first), or None when the pair
-    does not exist (the implementation is not installed, or does not do this layer)."""
+def make_step(impl: str, layer: str, data, channels: int, device: str = "cpu"):
+    """A closure running forward + backward once (gradients reset first) on ``device`` (where
+    ``data`` is), or None when the pair does not exist (the implementation is not installed, or
+    does not do this layer)."""
     import torch
     x = data.x.clone().requires_grad_()
     edge_index, n = data.edge_index, data.num_nodes
@@ -68,7 +74,7 @@ def make_step(impl: str, layer: str, data, channels: int):
     if impl.startswith("graphkit"):
         from graphkit import ops
         backend = impl.split("-")[1]
-        module = _graphkit_module(layer, channels)
+        module = _graphkit_module(layer, channels).to(device)
 
         def run():
             ops.use_backend(backend)  # both graphkit backends live in one process
@@ -87,7 +93,7 @@ def make_step(impl: str, layer: str, data, channels: int):
             graph = SparseTensor(row=edge_index[1], col=edge_index[0], sparse_sizes=(n, n))
         if layer.startswith("gat") and impl == "pyg-csr":
             return None  # PyG's GATConv takes edge_index or SparseTensor, not a torch CSR tensor
-        module = _pyg_module(layer, channels, cached=impl != "pyg-edge_index")
+        module = _pyg_module(layer, channels, cached=impl != "pyg-edge_index").to(device)
 
         def run():
             return module(x, graph)
@@ -115,19 +121,22 @@ def make_step(impl: str, layer: str, data, channels: int):
         if module is not None:
             module.zero_grad(set_to_none=True)
         run().sum().backward()
+        if device == "cuda":
+            torch.cuda.synchronize()  # the step's kernels have finished when it returns
     return step
 
 
-def time_case(graph: str, channels: int, layers, impls, warmup: int, repeats: int, threads: int):
+def time_case(graph: str, channels: int, layers, impls, warmup: int, repeats: int, threads: int,
+              device: str = "cpu"):
     """Median ms of every (layer, impl) of one graph, the runs interleaved round by round."""
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    data = make_graph(graph, channels)
+    data = make_graph(graph, channels).to(device)
     steps = {}
     for layer in layers:
         for impl in impls:
-            step = make_step(impl, layer, data, channels)
+            step = make_step(impl, layer, data, channels, device)
             if step is not None:
                 step()  # builds caches (CSR, normalisation) and, for native, loads the kernels
                 steps[(layer, impl)] = step
@@ -143,24 +152,31 @@ def time_case(graph: str, channels: int, layers, impls, warmup: int, repeats: in
             for (layer, impl), t in times.items()]
 
 
-def memory_case(graph: str, channels: int, layer: str, impl: str, threads: int):
-    """Peak RSS (MiB) above the state before the first step, over three steps."""
+def memory_case(graph: str, channels: int, layer: str, impl: str, threads: int, device: str = "cpu"):
+    """Peak RSS (MiB; on a GPU: peak CUDA allocations) above the state before the first step, over
+    three steps."""
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    data = make_graph(graph, channels)
-    step = make_step(impl, layer, data, channels)
+    data = make_graph(graph, channels).to(device)
+    step = make_step(impl, layer, data, channels, device)
     if step is None:
         return None
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the graph and layer exist; nothing ran
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the graph and layer exist; nothing ran
     for _ in range(3):
         step()
+    if device == "cuda":
+        return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
     return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
 
 
 def _child(args, *what) -> object:
     cmd = [sys.executable, __file__, "--threads", str(args.threads), "--warmup", str(args.warmup),
-           "--repeats", str(args.repeats), *what]
+           "--repeats", str(args.repeats), "--device", args.device, *what]
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     if done.returncode != 0:
         print(f"  {' '.join(what)}: failed\n{done.stderr[-3000:]}", file=sys.stderr)
@@ -191,26 +207,29 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--no-memory", action="store_true", help="skip the per-process peak-memory runs")
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out", help=f"JSON results (default {RESULTS}, or {RESULTS_CUDA.name} with --device cuda)")
     parser.add_argument("--time-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.time_child:
         graph, channels = args.time_child
         print(json.dumps(time_case(graph, int(channels), args.layers, args.impls, args.warmup, args.repeats,
-                                   args.threads)))
+                                   args.threads, args.device)))
         return
     if args.memory_child:
         graph, channels, layer, impl = args.memory_child
-        print(json.dumps(memory_case(graph, int(channels), layer, impl, args.threads)))
+        print(json.dumps(memory_case(graph, int(channels), layer, impl, args.threads, args.device)))
         return
 
     from tqdm import tqdm
-    rows = []
+    rows, failed = [], []
     cases = [(g, c) for g in args.graphs for c in args.channels]
     for graph, channels in tqdm(cases, desc="timing (interleaved)", unit="case"):
         timed = _child(args, "--time-child", graph, str(channels), "--layers", *args.layers, "--impls", *args.impls)
+        if timed is None:
+            failed.append(f"{graph}/{channels}")
         rows += timed or []
     if not args.no_memory:
         for r in tqdm(rows, desc="peak memory (one process each)", unit="run"):
@@ -236,15 +255,21 @@ def main() -> None:
             peers[name] = __import__(name).__version__
         except ImportError:
             peers[name] = None
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(args.out).with_suffix(".json.tmp")
+    out = Path(args.out or (RESULTS_CUDA if args.device == "cuda" else RESULTS))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    if args.device == "cuda":
+        machine += f", {torch.cuda.get_device_name()}"
+    tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps({
         "benchmark": "aggregation", "unit": "ms per forward+backward of one layer (median, interleaved runs)",
-        "threads": args.threads, "warmup": args.warmup, "repeats": args.repeats,
+        "device": args.device, "threads": args.threads, "warmup": args.warmup, "repeats": args.repeats,
         "torch": torch.__version__, "torch_geometric": torch_geometric.__version__, **peers,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "rows": rows}, indent=2) + "\n")
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
+        "machine": machine, "rows": rows}, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+    if failed:
+        sys.exit(f"timing failed for {', '.join(failed)} (see above)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Node-embedding speed, memory and quality: FastRP and node2vec, graphkit against its peers.
 
 FastRP (Chen et al., CIKM 2019), each run in a process of its own after one warm-up run on a
-200-node graph (imports, kernel loading): wall seconds of ``fit`` and the process's peak RSS, under an address-space limit of ``--memory-limit`` so that the point where an
-implementation runs out of memory shows):
+200-node graph (imports, kernel loading): wall seconds of ``fit`` and the process's peak RSS, under
+an address-space limit of ``--memory-limit`` so that the point where an implementation runs out of
+memory shows):
 - ``graphkit``: ``graphkit.embed.FastRP`` (native spmm, column blocks, multi-threaded);
 - ``scipy``: the paper's own way, written here: scikit-learn's ``SparseRandomProjection`` and
   scipy sparse products, dense per-power normalisation (single-threaded, as the authors' code);
@@ -97,6 +98,7 @@ def fastrp_torch_sparse(a, dim, weights, beta, seed=0):
     """The same algorithm with a torch CSR matrix and torch.sparse.mm (dense Gaussian-free very
     sparse projection drawn with torch)."""
     import math
+
     import numpy as np
     import torch
     n = a.shape[0]
@@ -282,8 +284,8 @@ def main() -> None:
         return
 
     import tempfile
-    from graphkit.embed.fastrp import parse_bytes
-    from graphkit.utils import atomic_write_text
+
+    from graphkit.utils import atomic_write_text, parse_bytes
     limit = parse_bytes(args.memory_limit)
     tmp = tempfile.mkdtemp(prefix="gk-bench-emb-")
     os.environ["GK_BENCH_TMP"] = tmp
@@ -329,8 +331,8 @@ def main() -> None:
                     continue
             row = {"impl": impl, **_run(args, "--node2vec-child", impl)}
             node2vec.append(row)
-            print(f"node2vec {impl:15s} {row.get('seconds', float('nan')):7.1f} s (walks {row.get('walk_seconds', 0):.1f}, "
-                  f"train {row.get('train_seconds', 0):.1f}), Macro-F1 50 % "
+            print(f"node2vec {impl:15s} {row.get('seconds', float('nan')):7.1f} s "
+                  f"(walks {row.get('walk_seconds', 0):.1f}, train {row.get('train_seconds', 0):.1f}), Macro-F1 50 % "
                   f"{row.get('macro_f1_50', {}).get('mean', float('nan')):.4f}", flush=True)
     import torch
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,

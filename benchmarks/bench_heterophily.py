@@ -33,17 +33,17 @@ PAPER = {"cora": {"best sheaf": (87.30, 1.15)}, "citeseer": {"best sheaf": (77.1
 
 def run(dataset: str, model: str, checkpoint_dir: Path, data_root) -> dict:
     from graphkit import datasets
-    from graphkit.tasks import NodeClassification
-    from graphkit.tasks.node_classification import dataset_config_path
+    from graphkit.tasks import NodeClassification, presets
     data = datasets.load(dataset, root=data_root, split="geom-gcn")
     start = time.perf_counter()
-    report = NodeClassification(model, runs=1, seed=0, checkpoint_dir=str(checkpoint_dir), progress=False).fit(data)
-    accuracies = [100 * r.test_accuracy for r in report.runs]
-    config = dataset_config_path(dataset)
+    report = NodeClassification(model, config=presets.node_classification(model, dataset), runs=1, seed=0,
+                                checkpoint_dir=str(checkpoint_dir), progress=False).fit(data)
+    accuracies = [100 * r.test["accuracy"] for r in report.runs]
+    config = presets.dataset_table_path(dataset)
     return {"dataset": dataset, "model": model, "splits": len(accuracies),
             "test_mean": statistics.fmean(accuracies), "test_std": statistics.pstdev(accuracies),
             "per_split": [round(a, 2) for a in accuracies],
-            "val_mean": statistics.fmean(100 * r.val_accuracy for r in report.runs),
+            "val_mean": statistics.fmean(100 * r.valid["accuracy"] for r in report.runs),
             "seconds_per_epoch": statistics.fmean(r.seconds / max(r.epochs, 1) for r in report.runs),
             "epochs": [r.epochs for r in report.runs], "config": report.config,
             "config_source": str(config.relative_to(ROOT.parent)) if config and ROOT.parent in config.parents

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from graphkit import datasets, ops
-from graphkit.tasks.link_prediction.trainer import TrainGraph, link_split
+from graphkit.loader import TrainGraph
+from graphkit.transforms import link_split
 from graphkit.utils import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "link_ops.json"

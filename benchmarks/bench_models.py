@@ -74,7 +74,8 @@ def measure(dataset: str, model: str, impl: str, warmup: int, repeats: int, thre
 def run_child(args, dataset, model, impl) -> dict:
     cmd = [sys.executable, __file__, "--child", dataset, model, impl, "--warmup", str(args.warmup),
            "--repeats", str(args.repeats if dataset != "cora" else args.repeats * 3), "--threads", str(args.threads)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

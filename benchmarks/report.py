@@ -78,8 +78,9 @@ def embeddings_table() -> str:
              markdown(["graph", "graphkit", "paper's code (scipy)", "torch.sparse"], rows)]
     for path in sorted(RESULTS.glob("embeddings-limit-*.json")):  # the same runs under a tighter limit
         limited = json.loads(path.read_text())
-        runs = "; ".join(f"{r['impl']} {r['graph']}: " + (f"ok, {r['seconds']:.2f} s, {r['peak_rss_mib'] / 1024:.2f} GiB"
-                                                          if r.get("status") == "ok" else r.get("status", "?"))
+        runs = "; ".join(f"{r['impl']} {r['graph']}: "
+                         + (f"ok, {r['seconds']:.2f} s, {r['peak_rss_mib'] / 1024:.2f} GiB"
+                            if r.get("status") == "ok" else r.get("status", "?"))
                          for r in limited["fastrp"])
         parts.append(f"\n\nUnder a {limited['memory_limit']} address-space limit (`--memory-limit "
                      f"{limited['memory_limit']}`, `{path.relative_to(ROOT)}`): {runs}.")
@@ -140,15 +141,15 @@ def link_prediction_table() -> str:
         parts += [markdown(["dataset", "encoder", "predictor", "runs", "metric", "valid %", "test % (mean ± std)",
                             "test per run",
                             "s / epoch", "peak GiB", "published"], rows),
-                  "\n\nProduced by `graphkit train link-prediction --dataset D --model M --predictor P --runs 3 "
-                  "--json benchmarks/results/link-D-M-P.json` (OGB's split for ogbl-ddi, a seeded RandomLinkSplit "
-                  "85/5/10 per run otherwise; the test figure at the best validation epoch). s / epoch: the median over "
-                  "every training epoch of every run (robust to epochs slowed by other work), where the file records it, "
+                  "\n\nProduced by `graphkit train link-prediction --dataset D --model M --predictor P --runs 3 --json "
+                  "benchmarks/results/link-D-M-P.json` (OGB's split for ogbl-ddi, a seeded RandomLinkSplit 85/5/10 per "
+                  "run otherwise; the test figure at the best validation epoch). s / epoch: the median over every "
+                  "training epoch of every run (robust to epochs slowed by other work), where the file records it, "
                   "else the mean; peak GiB: the highest peak resident memory of the processes that trained the runs "
-                  "(for a run resumed from its checkpoint, of the process that finished it). "
-                  "The ogbl-ddi SAGE and GCN runs trained with one thread each while two to four trainings shared "
-                  "the machine's 2 cores, so their s / epoch is not a speed figure (the table below times an epoch "
-                  "against PyG on a quiet machine); NCN's trained alone on both cores."]
+                  "(for a run resumed from its checkpoint, of the process that finished it). The ogbl-ddi SAGE and GCN "
+                  "runs trained with one thread each while two to four trainings shared the machine's 2 cores, so "
+                  "their s / epoch is not a speed figure (the table below times an epoch against PyG on a quiet "
+                  "machine); NCN's trained alone on both cores."]
     ddi_ncn = RESULTS / "link-ogbl-ddi-puresum-ncn.json"
     if ddi_ncn.exists():
         runs = json.loads(ddi_ncn.read_text())["runs"]
@@ -156,27 +157,28 @@ def link_prediction_table() -> str:
                   *(f"{100 * r['test'][k]:.2f}" for k in ("hits@20", "hits@50", "hits@100")),
                   f"{statistics.median(r['history']['epoch_seconds']):.1f}", f"{r['peak_rss_mib'] / 1024:.2f}"]
                  for r in sorted(runs, key=lambda r: r["seed"])]
-        parts += ["\n\nogbl-ddi, PureSum + NCN, one row per seed (each trained in its own process; see below for the epochs that shared the cores):\n\n",
+        parts += ["\n\nogbl-ddi, PureSum + NCN, one row per seed (each trained in its own process; see below for the "
+                  "epochs that shared the cores):\n\n",
                   markdown(["seed", "best epoch", "valid Hits@20", "test Hits@20", "test Hits@50",
                             "test Hits@100", "s / epoch (median)", "peak GiB"], seeds),
-                  "\n\nThe paper's ten seeds, trained one at a time on this 2-core machine, each with "
-                  "`--seed S --runs 1 --json` and joined into the row above with `--runs-from`. Each run trains all 100 epochs as the authors' do; validation Hits@20 reaches a "
-                  "plateau near the published 71.72 ± 0.25 by about epoch 50, and on that plateau the test figure of "
-                  "each new best validation epoch jumps (seed 0: 83.11, then 60.69, 87.16 and, at epoch 100, 80.51; "
-                  "seed 1: 82.92, 84.36, then 76.28 at epoch 95; seed 2: 83.78, 83.06, 82.79, then 87.40 at epoch 75; "
-                  "seed 3: 75.74, 68.18, 84.39, then 80.06 at epoch 100; seed 4: 80.50, 82.22, 79.76, 76.71, 82.23, "
-                  "87.17, 90.05, then 82.75 at epoch 96; seed 5: 84.80, 83.27, then 89.15 at epoch 94; seed 6: 81.07, "
-                  "80.03, 79.10, 82.73, then 84.49 at epoch 94; seed 7: 76.13, 82.43, 83.73, 76.12, 79.53, 84.40, then "
-                  "85.61 at epoch 92; seed 8: 85.30, 80.67, 85.79, 82.74, 80.47, then 77.42 at epoch 91; seed 9: "
-                  "76.26, 70.24, 79.95, 84.78, 78.09, 78.46, 78.70, then 80.70 at epoch 93), so it varies widely between seeds "
-                  "(published: ± 6.10). Seed 0 trained with "
+                  "\n\nThe paper's ten seeds, trained one at a time on this 2-core machine, each with `--seed S --runs "
+                  "1 --json` and joined into the row above with `--runs-from`. Each run trains all 100 epochs as the "
+                  "authors' do; validation Hits@20 reaches a plateau near the published 71.72 ± 0.25 by about epoch "
+                  "50, and on that plateau the test figure of each new best validation epoch jumps (seed 0: 83.11, "
+                  "then 60.69, 87.16 and, at epoch 100, 80.51; seed 1: 82.92, 84.36, then 76.28 at epoch 95; seed 2: "
+                  "83.78, 83.06, 82.79, then 87.40 at epoch 75; seed 3: 75.74, 68.18, 84.39, then 80.06 at epoch 100; "
+                  "seed 4: 80.50, 82.22, 79.76, 76.71, 82.23, 87.17, 90.05, then 82.75 at epoch 96; seed 5: 84.80, "
+                  "83.27, then 89.15 at epoch 94; seed 6: 81.07, 80.03, 79.10, 82.73, then 84.49 at epoch 94; seed 7: "
+                  "76.13, 82.43, 83.73, 76.12, 79.53, 84.40, then 85.61 at epoch 92; seed 8: 85.30, 80.67, 85.79, "
+                  "82.74, 80.47, then 77.42 at epoch 91; seed 9: 76.26, 70.24, 79.95, 84.78, 78.09, 78.46, 78.70, then "
+                  "80.70 at epoch 93), so it varies widely between seeds (published: ± 6.10). Seed 0 trained with "
                   "PyTorch's transparent huge pages on (`THP_MEM_ALLOC_ENABLE=1`), the later seeds without, which made "
                   "an epoch faster on this machine. Two seeds side by side on one thread each take ~100 s an epoch "
                   "each (seed 7's epochs 4-7 were so trained), the same throughput as one seed alone on both cores. "
-                  "Seeds 8 and 9 trained on a slower machine of the same kind (seed 8 in two sessions, resumed from its "
-                  "checkpoint after epoch 97): their epochs took about twice as long, as "
-                  "did graphkit's ops in `benchmarks/bench_link_ops.py` there (common_neighbors 142 ms against "
-                  "51 ms, cn_sum 555 ms against 211 ms)."]
+                  "Seeds 8 and 9 trained on a slower machine of the same kind (seed 8 in two sessions, resumed from "
+                  "its checkpoint after epoch 97): their epochs took about twice as long, as did graphkit's ops in "
+                  "`benchmarks/bench_link_ops.py` there (common_neighbors 142 ms against 51 ms, cn_sum 555 ms against "
+                  "211 ms)."]
     bench = RESULTS / "link_prediction.json"
     if bench.exists():
         data = json.loads(bench.read_text())
@@ -213,7 +215,9 @@ def heterophily_table() -> str:
 
     def cell(dataset, model):
         r = found.get((dataset, model))
-        return "-" if r is None else f"{r['test_mean']:.2f} ± {r['test_std']:.2f} ({1000 * r['seconds_per_epoch']:.0f} ms)"
+        if r is None:
+            return "-"
+        return f"{r['test_mean']:.2f} ± {r['test_std']:.2f} ({1000 * r['seconds_per_epoch']:.0f} ms)"
     paper = data.get("paper", {})
     rows = [[d] + [cell(d, m) for m in models] +
             [" / ".join(f"{k} {v[0]:.2f}" + (f" ± {v[1]:.2f}" if v[1] is not None else "")
@@ -226,18 +230,29 @@ def heterophily_table() -> str:
          f"{machine['torch']}, {machine['threads']} thread{'s' if machine['threads'] != 1 else ''} per process.")
 
 
+def before_after_table() -> str:
+    data = json.loads((RESULTS / "before_after.json").read_text())
+    rows = [[r["case"], f"{r['before_ms']:.2f}", f"{r['after_ms']:.2f}", f"{r['after_vs_before']:.3f}", r["steps"]]
+            for r in data["rows"]]
+    return markdown(["case (forward + backward, training mode)", f"before ({data['ref']}) ms", "this tree ms",
+                     "after / before", "steps each"], rows) + \
+        (f"\n\nProduced by `{data['command']}` (`benchmarks/results/before_after.json`): medians over alternating "
+         f"processes of the two trees, torch {data['torch']}, {data['threads']} threads.")
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
-    available = {"link_prediction": lambda: any(RESULTS.glob("link-*.json")) or (RESULTS / "link_prediction.json").exists()}
+    available = {"link_prediction": lambda: (any(RESULTS.glob("link-*.json"))
+                                             or (RESULTS / "link_prediction.json").exists())}
     for name, render in (("accuracy", accuracy_table), ("models", models_table), ("aggregation", aggregation_table),
                          ("embeddings", embeddings_table), ("link_prediction", link_prediction_table),
-                         ("link_ops", link_ops_table),
+                         ("link_ops", link_ops_table), ("before_after", before_after_table),
                          ("heterophily", heterophily_table)):
         if not available.get(name, lambda n=name: (RESULTS / f"{n}.json").exists())():
             continue
         pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + render() + "\n" + m.group(2), text)
+        text = pattern.sub(lambda m, render=render: m.group(1) + render() + "\n" + m.group(2), text)
     readme.write_text(text)
     print(f"updated {readme}")
 

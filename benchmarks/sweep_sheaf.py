@@ -38,8 +38,8 @@ def trial(dataset: str, model: str, config: dict, splits: int, data_root) -> dic
     from graphkit.tasks import NodeClassification
     data = datasets.load(dataset, root=data_root, split="geom-gcn")
     report = NodeClassification(model, splits=list(range(splits)), config=config, progress=False).fit(data)
-    return {"config": config, "val": statistics.fmean(r.val_accuracy for r in report.runs),
-            "test": statistics.fmean(r.test_accuracy for r in report.runs),
+    return {"config": config, "val": statistics.fmean(r.valid["accuracy"] for r in report.runs),
+            "test": statistics.fmean(r.test["accuracy"] for r in report.runs),
             "seconds": sum(r.seconds for r in report.runs)}
 
 

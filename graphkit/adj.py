@@ -6,29 +6,76 @@ so that aggregating messages at the targets is a row-wise reduction
 (``out[i] = reduce_j A[i, j] * x[j]``). This is PyG's ``edge_index`` convention
 (``edge_index[0]`` = source, ``edge_index[1]`` = target, flow source-to-target).
 
-It is built once, in O(E log E), and caches what layers ask for repeatedly:
-the transpose (CSC, for backward passes), expanded row indices, degrees, int32
-copies of the index arrays and the GCN normalisation.
+Validation happens once, where data enters: an ``Adj``'s index arrays are checked when it is
+built (:class:`Adj`, :meth:`Adj.from_edge_index`), so the ops that run on it never check them
+again and never synchronise with the device to do so. Graphs that graphkit derives itself (masked,
+transposed, with self-loops, kernel outputs) are valid by construction and take the unchecked
+path, :meth:`Adj.trusted`. The checks that would cost a pass and a host synchronisation on every
+call (finite features in a forward, the range of index tensors passed to an op that are not part
+of an ``Adj``) run in :class:`debug` mode only.
+
+An ``Adj`` is built once, in O(E log E), and caches what layers ask for repeatedly, behind
+:meth:`Adj.structure_cached` (what depends on the structure only, shared with every ``Adj`` of the
+same structure: the transpose (CSC), expanded row indices, degrees, int32 copies of the index
+arrays) and :meth:`Adj.value_cached` (what depends on the edge weights too: the GCN
+normalisation, the weights in CSC order; one entry per kind, replaced when the weights change).
+What graphkit derives from plain tensors (the ``Adj`` of an ``edge_index``, the CSR copy of a
+sparse feature matrix) is kept by :func:`tensor_cache`.
 """
 from __future__ import annotations
 
-import weakref
-from typing import Optional, Tuple
+from typing import Any, Callable, Hashable, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
+from torch.utils.weak import WeakIdKeyDictionary
 
-__all__ = ["Adj", "to_adj", "check_edge_index", "check_features"]
+__all__ = ["Adj", "to_adj", "check_edge_index", "check_features", "debug", "tensor_cache"]
 
 _INDEX_DTYPES = (torch.int32, torch.int64)
+_DEBUG = {"enabled": False}
+
+
+class debug:
+    """graphkit's debug mode: the checks that cost a pass over the data and a host synchronisation
+    on every call, which graphkit otherwise skips.
+
+    ``graphkit.debug(True)`` switches it on, ``graphkit.debug(False)`` off; ``with graphkit.debug():``
+    turns it on for a block (``with graphkit.debug(False):`` off) and restores the previous state.
+    ``graphkit.debug.enabled()`` tells whether it is on.
+
+    Always checked, once: an ``Adj``'s index arrays when it is built, an ``edge_index`` when it is
+    converted, a trainer's features once per fit. Checked in debug mode only: finite features in
+    every model forward (and finite sheaf restriction maps), the range of the index tensors given
+    to :func:`graphkit.ops.gather`, :func:`~graphkit.ops.pair_product`,
+    :func:`~graphkit.ops.neighbor_sets` and :func:`~graphkit.ops.random_walk`, and the index arrays
+    of every ``Adj`` graphkit derives itself (:meth:`Adj.trusted`).
+    """
+
+    def __init__(self, enabled: bool = True):
+        self._previous = _DEBUG["enabled"]
+        _DEBUG["enabled"] = bool(enabled)
+
+    def __enter__(self) -> "debug":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _DEBUG["enabled"] = self._previous
+
+    @staticmethod
+    def enabled() -> bool:
+        """Whether debug mode is on."""
+        return _DEBUG["enabled"]
 
 
 def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None, num_dst: Optional[int] = None) -> int:
     """Validate a PyG ``edge_index`` and return the number of (source) nodes.
 
     For a bipartite graph, ``num_dst`` bounds the targets (row 1) and ``num_nodes`` the sources.
+    Reads the ids' extremes back to the host once (a synchronisation on a GPU): call it where a
+    graph enters, not per step.
 
     Raises ``ValueError``/``TypeError`` naming the problem: not a tensor, not of shape
     ``[2, E]``, not an integer dtype, negative or out-of-range ids, or an empty graph
@@ -41,9 +88,9 @@ def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None, num_ds
     if edge_index.dtype not in _INDEX_DTYPES:
         raise TypeError(f"edge_index must hold integer node ids (int64 or int32), got dtype {edge_index.dtype}")
     num_edges = edge_index.size(1)
-    if num_edges > 0:
-        checked = edge_index if num_dst is None else edge_index[0]
-        lo, hi = int(edge_index.min()), int(checked.max())
+    if num_edges > 0:  # [min id, max source id, max target id]: one read-back
+        lo, hi_src, hi_dst = torch.stack([edge_index.min(), edge_index[0].max(), edge_index[1].max()]).tolist()
+        hi = max(hi_src, hi_dst) if num_dst is None else hi_src
         if lo < 0:
             raise ValueError(f"edge_index contains negative node id {lo}; node ids must lie in [0, num_nodes)")
     if num_nodes is None:
@@ -57,14 +104,18 @@ def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None, num_ds
     if num_edges > 0 and hi >= num_nodes:
         raise ValueError(f"edge_index contains node id {hi}, out of range for num_nodes={num_nodes} "
                          f"(ids must lie in [0, {num_nodes}))")
-    if num_edges > 0 and num_dst is not None and int(edge_index[1].max()) >= num_dst:
-        raise ValueError(f"edge_index contains target id {int(edge_index[1].max())}, out of range for "
-                         f"num_dst={num_dst}")
+    if num_edges > 0 and num_dst is not None and hi_dst >= num_dst:
+        raise ValueError(f"edge_index contains target id {hi_dst}, out of range for num_dst={num_dst}")
     return num_nodes
 
 
-def check_features(x: Tensor, num_nodes: Optional[int] = None, name: str = "x") -> Tensor:
-    """Validate a node feature matrix ``[N, F]``: floating dtype, finite, right row count."""
+def check_features(x: Tensor, num_nodes: Optional[int] = None, name: str = "x", finite: bool = True) -> Tensor:
+    """Validate a node feature matrix ``[N, F]``: floating dtype, right row count and, when
+    ``finite``, no NaN or infinite value.
+
+    The finiteness check reads a reduction back to the host (a synchronisation on a GPU): trainers
+    run it once per fit, model forwards only in :class:`debug` mode (``finite=debug.enabled()``).
+    """
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
@@ -75,42 +126,140 @@ def check_features(x: Tensor, num_nodes: Optional[int] = None, name: str = "x") 
         raise ValueError(f"empty graph: {name} has no rows (0 nodes)")
     if num_nodes is not None and x.size(0) != num_nodes:
         raise ValueError(f"{name} has {x.size(0)} rows but the graph has {num_nodes} nodes")
-    if not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):  # sum: one cheap pass
+    if finite and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):  # sum: one cheap pass
         bad = int((~torch.isfinite(x)).any(dim=tuple(range(1, x.dim()))).nonzero()[0])
         kind = "NaN" if bool(torch.isnan(x).any()) else "infinite"
         raise ValueError(f"{name} contains {kind} values (first bad row: node {bad})")
     return x
 
 
+def _version(t: Tensor) -> Optional[int]:
+    """The version counter of ``t`` (moves with every in-place change); ``None`` for an inference
+    tensor, which has none (so nothing derived from it can be kept)."""
+    return None if t.is_inference() else t._version
+
+
+_TENSOR_CACHES = WeakIdKeyDictionary()
+
+
+def tensor_cache(tensor: Tensor) -> dict:
+    """The dict of what graphkit derives from a plain ``tensor``, kept with it.
+
+    graphkit's one identity-keyed cache, for inputs that are tensors rather than :class:`Adj`
+    objects: :func:`to_adj` keeps the ``Adj`` of an ``edge_index`` here (so a layer called every
+    epoch with the same ``edge_index`` builds the CSR once), the models' input dropout the CSR copy
+    of a mostly-zero feature matrix, the native backend the grouping of an index tensor. The dict
+    lives as long as the tensor (it is keyed on the tensor's identity, weakly) and starts empty
+    again when the tensor is changed in place (its version counter moves). Inference tensors have no
+    version counter: they get a fresh dict every time. What derives from a graph's structure or
+    weights belongs on the ``Adj`` (:meth:`Adj.structure_cached`, :meth:`Adj.value_cached`).
+    """
+    version = _version(tensor)
+    if version is None:
+        return {}
+    entry = _TENSOR_CACHES.get(tensor)
+    if entry is None or entry[0] != version:
+        entry = _TENSOR_CACHES[tensor] = (version, {})
+    return entry[1]
+
+
 class Adj:
     """A CSR sparse adjacency of shape ``(num_dst, num_src)`` with cached derived structure.
+
+    ``Adj(rowptr, col, value=None, shape=None, perm=None)`` validates its arguments (one host
+    synchronisation): ``rowptr`` starts at 0, never decreases and ends at ``len(col)``, every
+    ``col`` id lies in ``[0, num_src)``, and ``perm`` (if any) in ``[0, E)``; a ``ValueError`` names
+    the first problem. ``shape`` defaults to a square graph.
 
     Attributes:
         rowptr: ``[num_dst + 1]`` int64 row pointers.
         col: ``[E]`` int64 source node of each stored entry, sorted within rows. A graph built
             from int32 columns keeps them as they are (the native kernels read int32, so a large
             graph from scipy never holds an int64 copy); ``col`` makes the int64 one on first use.
-        value: ``[E]`` optional edge weights in CSR order (``None`` = all ones).
+        value: ``[E]`` (or ``[E, H]``) optional edge weights in CSR order (``None`` = all ones).
         perm: ``[E]`` position in the input edge list of each CSR entry (for permuting
-            edge attributes given in ``edge_index`` order), or ``None`` when built from CSR.
+            edge attributes given in ``edge_index`` order), or ``None`` when built from CSR arrays
+            or derived by graphkit (self-loops, masked, transposed).
     """
 
-    __slots__ = ("rowptr", "_col", "value", "perm", "shape", "_cache", "__weakref__")
+    __slots__ = ("rowptr", "_col", "value", "perm", "shape", "_cache", "_shared", "__weakref__")
 
     def __init__(self, rowptr: Tensor, col: Tensor, value: Optional[Tensor] = None,
                  shape: Optional[Tuple[int, int]] = None, perm: Optional[Tensor] = None):
+        self._assign(rowptr, col, value, shape, perm)
+        self._validate()
+
+    @classmethod
+    def trusted(cls, rowptr: Tensor, col: Tensor, value: Optional[Tensor] = None,
+                shape: Optional[Tuple[int, int]] = None, perm: Optional[Tensor] = None) -> "Adj":
+        """An ``Adj`` from CSR arrays that graphkit computed itself (a derived graph, a kernel's
+        output), valid by construction: only the cheap checks of types and lengths run, the index
+        ranges are checked in :class:`debug` mode only. Arguments as for :class:`Adj`."""
+        adj = cls.__new__(cls)
+        adj._assign(rowptr, col, value, shape, perm)
+        if debug.enabled():
+            adj._validate()
+        return adj
+
+    def _assign(self, rowptr: Tensor, col: Tensor, value: Optional[Tensor], shape: Optional[Tuple[int, int]],
+                perm: Optional[Tensor]) -> None:
+        """Set the fields after the checks that need no device read-back (types, sizes)."""
+        for t, name in ((rowptr, "rowptr"), (col, "col")) + (() if perm is None else ((perm, "perm"),)):
+            if not isinstance(t, Tensor) or t.dtype not in _INDEX_DTYPES or t.dim() != 1:
+                got = f"shape {list(t.shape)}, dtype {t.dtype}" if isinstance(t, Tensor) else type(t).__name__
+                raise TypeError(f"{name} must be a 1-D int64 or int32 tensor, got {got}")
+        if rowptr.numel() == 0:
+            raise ValueError("rowptr must have num_dst + 1 >= 1 entries, got an empty tensor")
         num_dst = rowptr.numel() - 1
-        num_src = shape[1] if shape is not None else num_dst
-        if shape is not None and shape[0] != num_dst:
+        num_src = num_dst if shape is None else int(shape[1])
+        if shape is not None and int(shape[0]) != num_dst:
             raise ValueError(f"rowptr has {num_dst + 1} entries but shape[0] is {shape[0]}")
-        if value is not None and value.shape[0] != col.numel():
-            raise ValueError(f"value has {value.shape[0]} entries but the graph has {col.numel()} edges")
+        if num_src < 0:
+            raise ValueError(f"shape[1] (the number of source nodes) must be >= 0, got {num_src}")
+        for t, name in ((col, "col"), (value, "value"), (perm, "perm")):
+            if t is not None and t.device != rowptr.device:
+                raise ValueError(f"{name} is on {t.device} but rowptr on {rowptr.device}")
+        if value is not None:
+            _check_edge_weight(value, col.numel(), "value")
+        if perm is not None and perm.numel() != col.numel():
+            raise ValueError(f"perm has {perm.numel()} entries but the graph has {col.numel()} edges")
         self.rowptr = rowptr.long()
         self._col = col if col.dtype == torch.int32 else col.long()
         self.value = value
         self.perm = perm
-        self.shape = (int(num_dst), int(num_src))
-        self._cache: dict = {}
+        self.shape = (num_dst, num_src)
+        self._cache: dict = {}   # what depends on this Adj's values (value_cached)
+        self._shared: dict = {}  # what depends on the structure only, shared with with_value copies
+
+    def _validate(self) -> None:
+        """Check the index arrays, reading all the facts back in one synchronisation."""
+        rowptr, col, num_edges, num_src = self.rowptr, self._col, self.num_edges, self.shape[1]
+        facts = [rowptr[0], (rowptr[1:] < rowptr[:-1]).sum(), rowptr[-1]]
+        if num_edges:
+            facts += [col.min(), col.max()]
+        if num_edges and self.perm is not None:
+            facts += [self.perm.min(), self.perm.max()]
+        facts = torch.stack([f.long() for f in facts]).tolist()
+        first, drops, last = facts[:3]
+        if first != 0:
+            raise ValueError(f"rowptr must start at 0, got {first}")
+        if drops:
+            raise ValueError(f"rowptr must be non-decreasing (row i holds rowptr[i + 1] - rowptr[i] entries); "
+                             f"it decreases {drops} time(s)")
+        if last != num_edges:
+            raise ValueError(f"rowptr must end at len(col) = {num_edges}, got {last}")
+        if num_edges:
+            lo, hi = facts[3:5]
+            if lo < 0:
+                raise ValueError(f"col contains negative node id {lo}; column ids must lie in [0, {num_src})")
+            if hi >= num_src:
+                raise ValueError(f"col contains node id {hi}, out of range for num_src={num_src} "
+                                 f"(column ids must lie in [0, {num_src}))")
+        if num_edges and self.perm is not None:
+            lo, hi = facts[5:7]
+            if lo < 0 or hi >= num_edges:
+                raise ValueError(f"perm contains position {lo if lo < 0 else hi}, out of range for "
+                                 f"{num_edges} edges")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -121,22 +270,27 @@ class Adj:
 
         ``num_nodes`` is the number of nodes (inferred as ``max id + 1`` when omitted);
         ``num_dst`` may be given for bipartite graphs. ``edge_weight`` ``[E]`` is stored in
-        CSR order. Duplicate edges and self-loops are kept as they are.
+        CSR order. Duplicate edges and self-loops are kept as they are. The ids are validated
+        here (:func:`check_edge_index`), once.
         """
         num_nodes = check_edge_index(edge_index, num_nodes, num_dst)
-        num_src = num_nodes
         num_dst = num_nodes if num_dst is None else int(num_dst)
         if edge_weight is not None:
             _check_edge_weight(edge_weight, edge_index.size(1))
-        src, dst = edge_index[0].long(), edge_index[1].long()
-        key = dst * num_src + src
-        perm = torch.argsort(key, stable=True)
+        return cls._from_edges(edge_index[0], edge_index[1], (num_dst, num_nodes), edge_weight)
+
+    @classmethod
+    def _from_edges(cls, src: Tensor, dst: Tensor, shape: Tuple[int, int], weight: Optional[Tensor]) -> "Adj":
+        """The CSR of valid edges ``src[k] -> dst[k]`` (a stable sort by target, then source)."""
+        num_dst, num_src = shape
+        src, dst = src.long(), dst.long()
+        perm = torch.argsort(dst * num_src + src, stable=True)
         counts = torch.bincount(dst, minlength=num_dst)
-        rowptr = torch.zeros(num_dst + 1, dtype=torch.long, device=edge_index.device)
+        rowptr = torch.zeros(num_dst + 1, dtype=torch.long, device=src.device)
         torch.cumsum(counts, 0, out=rowptr[1:])
-        value = None if edge_weight is None else edge_weight[perm]
-        adj = cls(rowptr, src[perm], value, (num_dst, num_src), perm)
-        adj._cache["row"] = dst[perm]
+        value = None if weight is None else weight[perm]
+        adj = cls.trusted(rowptr, src[perm], value, shape, perm)
+        adj._shared["row"] = dst[perm]
         return adj
 
     @classmethod
@@ -163,13 +317,41 @@ class Adj:
         matrix = nx.to_scipy_sparse_array(graph, weight=weight, format="coo")
         return cls.from_scipy(sp.coo_matrix(matrix))
 
+    # ------------------------------------------------------------------ caches
+    def structure_cached(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per structure: kept for this ``Adj`` and every ``Adj`` sharing
+        its ``rowptr``/``col``/``shape`` (its :meth:`with_value` copies). For what depends on the
+        structure only (transpose, degrees, index copies, a sheaf's graph)."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]
+
+    def value_cached(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """``build()``, kept for this ``Adj`` while its edge weights stay the same: one entry per
+        ``key``, replaced when ``value`` is changed in place (its version counter moves) or
+        reassigned. For what is derived from the weights (normalised weights, weights in CSC
+        order); built once on an unweighted ``Adj``."""
+        value = self.value
+        version = None if value is None else _version(value)
+        if value is not None and version is None:  # an inference tensor: changes cannot be seen
+            return build()
+        entry = self._cache.get(key)
+        if entry is None or entry[0] is not value or entry[1] != version:
+            entry = self._cache[key] = (value, version, build())
+        return entry[2]
+
+    def cache_keys(self) -> frozenset:
+        """The keys of what is cached so far, this ``Adj``'s and its structure's (for tests and
+        debugging)."""
+        return frozenset(self._cache) | frozenset(self._shared)
+
     # ------------------------------------------------------------------ basic properties
     @property
     def col(self) -> Tensor:
         """``[E]`` int64 source node of each stored entry."""
         if self._col.dtype == torch.int64:
             return self._col
-        return self._cached("col64", self._col.long)
+        return self.structure_cached("col64", self._col.long)
 
     @property
     def num_edges(self) -> int:
@@ -188,25 +370,19 @@ class Adj:
         weighted = "weighted" if self.value is not None else "unweighted"
         return f"Adj(shape={self.shape}, num_edges={self.num_edges}, {weighted})"
 
-    def _cached(self, key, build):
-        out = self._cache.get(key)
-        if out is None:
-            out = self._cache[key] = build()
-        return out
-
     @property
     def row(self) -> Tensor:
         """``[E]`` target node of each CSR entry (rowptr expanded)."""
-        return self._cached("row", lambda: torch.repeat_interleave(
+        return self.structure_cached("row", lambda: torch.repeat_interleave(
             torch.arange(self.shape[0], device=self.device), self.in_degree()))
 
     def in_degree(self) -> Tensor:
         """``[num_dst]`` number of stored entries per row (incoming edges), int64."""
-        return self._cached("in_degree", lambda: self.rowptr[1:] - self.rowptr[:-1])
+        return self.structure_cached("in_degree", lambda: self.rowptr[1:] - self.rowptr[:-1])
 
     def out_degree(self) -> Tensor:
         """``[num_src]`` number of stored entries per column (outgoing edges), int64."""
-        return self._cached("out_degree", lambda: torch.bincount(self.col, minlength=self.shape[1]))
+        return self.structure_cached("out_degree", lambda: torch.bincount(self.col, minlength=self.shape[1]))
 
     def weighted_in_degree(self, dtype: torch.dtype = torch.float32) -> Tensor:
         """``[num_dst]`` row sums of the values (in-degree when unweighted)."""
@@ -221,7 +397,7 @@ class Adj:
             if self.num_edges >= 2 ** 31 or max(self.shape) >= 2 ** 31:
                 return self.rowptr, self.col
             return self.rowptr.int(), self._col if self._col.dtype == torch.int32 else self._col.int()
-        return self._cached("int32", build)
+        return self.structure_cached("int32", build)
 
     # ------------------------------------------------------------------ derived graphs
     def masked(self, keep: Tensor) -> "Adj":
@@ -230,27 +406,22 @@ class Adj:
         counts = torch.bincount(self.row[keep], minlength=self.shape[0])
         rowptr = torch.zeros(self.shape[0] + 1, dtype=torch.long, device=self.device)
         torch.cumsum(counts, 0, out=rowptr[1:])
-        return Adj(rowptr, self.col[keep], None if self.value is None else self.value[keep], self.shape)
+        return Adj.trusted(rowptr, self.col[keep], None if self.value is None else self.value[keep], self.shape)
 
     def with_value(self, value: Optional[Tensor]) -> "Adj":
-        """The same structure with other edge weights ``[E]`` (CSR order); caches are shared."""
+        """The same structure with other edge weights ``[E]`` (CSR order); structure caches are shared."""
         if value is not None:
             _check_edge_weight(value, self.num_edges)
         out = Adj.__new__(Adj)
         out.rowptr, out._col, out.value, out.perm, out.shape = self.rowptr, self._col, value, self.perm, self.shape
-        out._cache = {k: v for k, v in self._cache.items() if k in _STRUCTURAL_KEYS}
-        out._cache["structure"] = self._structure_cache()
+        out._cache, out._shared = {}, self._shared
         return out
-
-    def _structure_cache(self) -> dict:
-        """A dict shared by all Adj objects with this structure (holds the transpose)."""
-        return self._cached("structure", dict)
 
     def csc(self) -> Tuple[Tensor, Tensor, Tensor]:
         """``(colptr [num_src+1], row [E], perm [E])``: the transpose's CSR arrays, where
         ``perm[k]`` is the CSR position of the k-th CSC entry. Built once per structure."""
-        shared = self._structure_cache()
-        if "csc" not in shared and "csc_int32" in shared:  # adopted from a kernel: widen it
+        shared = self._shared
+        if "csc" not in shared and "csc_int32" in shared:  # built by a kernel: widen it
             shared["csc"] = tuple(t.long() for t in shared["csc_int32"])
         if "csc" not in shared:
             num_src = self.shape[1]
@@ -260,20 +431,17 @@ class Adj:
             shared["csc"] = (colptr, self.row[perm], perm)
         return shared["csc"]
 
-    def adopt_csc(self, colptr: Tensor, row: Tensor, perm: Tensor) -> None:
-        """Keep a transpose computed elsewhere (a native counting sort) as this structure's
-        :meth:`csc_int32` (and, widened on demand, :meth:`csc`): the same arrays a stable sort
-        by ``(col, row)`` gives, int32 unless the graph needs int64."""
-        shared = self._structure_cache()
-        if colptr.dtype == torch.int64:
-            shared["csc"] = (colptr, row, perm)
-        else:
-            shared["csc_int32"] = (colptr, row, perm)
-
-    def csc_int32(self) -> Tuple[Tensor, Tensor, Tensor]:
+    def csc_int32(self, build: Optional[Callable[[], Tuple[Tensor, Tensor, Tensor]]] = None
+                  ) -> Tuple[Tensor, Tensor, Tensor]:
         """:meth:`csc` with int32 ``(colptr, row, perm)`` (the native kernels' fast path); int64
-        for graphs of 2**31 entries or more. Built once per structure."""
-        shared = self._structure_cache()
+        for graphs of 2**31 entries or more. Built once per structure: by ``build()`` when given
+        and no transpose is cached yet (the native backend's counting sort, O(E + N)), which must
+        return the arrays a stable sort by ``(col, row)`` gives, int32 unless the graph needs int64
+        (then :meth:`csc` takes them as they are); else by narrowing :meth:`csc`."""
+        shared = self._shared
+        if build is not None and "csc_int32" not in shared and "csc" not in shared:
+            colptr, row, perm = build()
+            shared["csc" if colptr.dtype == torch.int64 else "csc_int32"] = (colptr, row, perm)
         if "csc_int32" not in shared:
             colptr, row, perm = self.csc()
             small = self.num_edges < 2 ** 31 and max(self.shape) < 2 ** 31
@@ -284,11 +452,11 @@ class Adj:
         """``[E]`` the entries' weights (``value`` when ``weighted``, else ones) in the order of
         :meth:`csc`, divided by the in-degree of each entry's row when ``mean``: the weights of the
         transposed product that the backward of a sum (mean) aggregation computes. ``None`` for
-        an unweighted sum. Cached with this Adj's values."""
+        an unweighted sum. Cached with this Adj's values: one entry per ``mean``, rebuilt when the
+        weights change."""
         weighted = weighted and self.value is not None
         if not weighted and not mean:
             return None
-        version = self.value._version if weighted else None
 
         def build():
             _, row_t, perm = self.csc()
@@ -296,17 +464,19 @@ class Adj:
             if mean:
                 weight = weight / self.in_degree().clamp(min=1).to(weight.dtype)[row_t]
             return weight
-        return self._cached(("csc_weights", mean, weighted, version), build)
+        if weighted:
+            return self.value_cached(("csc_weights", mean), build)
+        return self.structure_cached(("csc_weights", mean), build)
 
     def t(self) -> "Adj":
         """The transpose as an Adj of shape ``(num_src, num_dst)`` (values permuted)."""
         colptr, row, perm = self.csc()
-        shared = self._structure_cache()
-        structure_t = shared.get("t")
-        if structure_t is None:
-            structure_t = Adj(colptr, row, None, (self.shape[1], self.shape[0]))
-            structure_t._cache["row"] = self.col[perm]
-            shared["t"] = structure_t
+
+        def build():
+            structure_t = Adj.trusted(colptr, row, None, (self.shape[1], self.shape[0]))
+            structure_t._shared["row"] = self.col[perm]
+            return structure_t
+        structure_t = self.structure_cached("t", build)
         return structure_t if self.value is None else structure_t.with_value(self.value[perm])
 
     def gcn_norm(self, add_self_loops: bool = True, improved: bool = False) -> "Adj":
@@ -314,29 +484,30 @@ class Adj:
 
         Self-loops follow PyG's ``add_remaining_self_loops``: an existing self-loop keeps its
         weight, every other node gets one of weight 1 (2 when ``improved``). Degrees are taken
-        over incoming edges (row sums). Cached on this Adj unless its values need gradients.
+        over incoming edges (row sums). Cached with this Adj's values (rebuilt when they change)
+        unless they need gradients.
         """
-        key = ("gcn_norm", add_self_loops, improved)
-        if key in self._cache:
-            return self._cache[key]
-        adj = self.with_self_loops(2.0 if improved else 1.0) if add_self_loops else self
-        value = adj.value if adj.value is not None else torch.ones(adj.num_edges, device=adj.device)
-        deg = torch.zeros(adj.shape[0], dtype=value.dtype, device=adj.device).index_add_(0, adj.row, value)
-        dis = deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
-        norm = adj.with_value(dis[adj.row] * value * dis[adj.col])
-        if self.value is None or not self.value.requires_grad:
-            self._cache[key] = norm
-        return norm
+        def build() -> "Adj":
+            adj = self.with_self_loops(2.0 if improved else 1.0) if add_self_loops else self
+            value = adj.value if adj.value is not None else torch.ones(adj.num_edges, device=adj.device)
+            deg = torch.zeros(adj.shape[0], dtype=value.dtype, device=adj.device).index_add_(0, adj.row, value)
+            dis = deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
+            return adj.with_value(dis[adj.row] * value * dis[adj.col])
+        if self.value is not None and self.value.requires_grad:
+            return build()
+        return self.value_cached(("gcn_norm", add_self_loops, improved), build)
 
     def with_self_loops(self, fill_value: float = 1.0) -> "Adj":
         """Remove existing self-loops and add exactly one per node (PyG ``add_remaining_self_loops``).
 
-        A node that had a self-loop keeps its weight; the others get ``fill_value``.
-        Cached on unweighted graphs.
+        A node that had a self-loop keeps its weight; the others get ``fill_value``. Cached (per
+        structure when unweighted, with the values otherwise) unless the values need gradients.
         """
         if self.value is None:
-            return self._cached(("self_loops", fill_value), lambda: self._add_self_loops(fill_value))
-        return self._add_self_loops(fill_value)
+            return self.structure_cached(("self_loops", fill_value), lambda: self._add_self_loops(fill_value))
+        if self.value.requires_grad:
+            return self._add_self_loops(fill_value)
+        return self.value_cached(("self_loops", fill_value), lambda: self._add_self_loops(fill_value))
 
     def _add_self_loops(self, fill_value: float) -> "Adj":
         if self.shape[0] != self.shape[1]:
@@ -349,8 +520,10 @@ class Adj:
         loop_value[row[is_loop]] = value[is_loop]
         keep = ~is_loop
         nodes = torch.arange(n, device=self.device)
-        edge_index = torch.stack([torch.cat([col[keep], nodes]), torch.cat([row[keep], nodes])])
-        return Adj.from_edge_index(edge_index, n, torch.cat([value[keep], loop_value]))
+        adj = Adj._from_edges(torch.cat([col[keep], nodes]), torch.cat([row[keep], nodes]), self.shape,
+                              torch.cat([value[keep], loop_value]))
+        adj.perm = None  # its entries are not those of the edge list this graph came from
+        return adj
 
     def to_edge_index(self) -> Tuple[Tensor, Optional[Tensor]]:
         """``(edge_index [2, E], value)`` in CSR order."""
@@ -364,39 +537,15 @@ class Adj:
 
     def to(self, device) -> "Adj":
         value = None if self.value is None else self.value.to(device)
-        return Adj(self.rowptr.to(device), self._col.to(device), value, self.shape,
-                   None if self.perm is None else self.perm.to(device))
+        return Adj.trusted(self.rowptr.to(device), self._col.to(device), value, self.shape,
+                           None if self.perm is None else self.perm.to(device))
 
 
-_STRUCTURAL_KEYS = ("row", "col64", "in_degree", "out_degree", "int32")
-
-
-def _check_edge_weight(edge_weight: Tensor, num_edges: int) -> None:
+def _check_edge_weight(edge_weight: Tensor, num_edges: int, name: str = "edge_weight") -> None:
     if not isinstance(edge_weight, Tensor) or not edge_weight.is_floating_point():
-        raise TypeError("edge_weight must be a floating-point tensor of shape [E]")
+        raise TypeError(f"{name} must be a floating-point tensor of shape [E]")
     if edge_weight.dim() < 1 or edge_weight.size(0) != num_edges:
-        raise ValueError(f"edge_weight has shape {list(edge_weight.shape)} but the graph has {num_edges} edges")
-
-
-# A conversion cache keyed on the identity of the edge_index tensor: layers called with the
-# same edge_index every epoch build the CSR once. An entry dies with its tensor, and an
-# in-place change of the tensor (its version counter moves) invalidates it.
-_ADJ_CACHE: dict = {}
-
-
-def _cached_adj(edge_index: Tensor, num_nodes: Optional[int], num_dst: Optional[int]) -> Adj:
-    key = id(edge_index)
-    entry = _ADJ_CACHE.get(key)
-    if entry is not None:
-        ref, version, adj = entry
-        if (ref() is edge_index and version == edge_index._version
-                and (num_nodes is None or adj.shape[1] == num_nodes)
-                and (num_dst is None or adj.shape[0] == num_dst)):
-            return adj
-    adj = Adj.from_edge_index(edge_index, num_nodes, num_dst=num_dst)
-    ref = weakref.ref(edge_index, lambda _, k=key: _ADJ_CACHE.pop(k, None))
-    _ADJ_CACHE[key] = (ref, edge_index._version, adj)
-    return adj
+        raise ValueError(f"{name} has shape {list(edge_weight.shape)} but the graph has {num_edges} edges")
 
 
 def to_adj(graph, num_nodes: Optional[int] = None, edge_weight: Optional[Tensor] = None,
@@ -405,16 +554,23 @@ def to_adj(graph, num_nodes: Optional[int] = None, edge_weight: Optional[Tensor]
 
     Args:
         graph: an ``Adj``, an ``edge_index`` ``[2, E]``, a PyG ``Data``, a scipy sparse matrix
-            or a networkx graph.
+            or a networkx graph. The ``Adj`` of an ``edge_index`` is kept in its
+            :func:`tensor_cache`: the same tensor gives the same ``Adj`` (validated and built once)
+            until it is changed in place.
         num_nodes: node count (sources) for an ``edge_index`` (inferred when omitted).
         edge_weight: ``[E]`` weights in ``edge_index`` order (permuted into CSR order here).
+        num_dst: target count of a bipartite ``edge_index``.
     """
     if isinstance(graph, Adj):
         if edge_weight is not None:
             raise ValueError("edge_weight cannot be combined with an Adj: use adj.with_value(...)")
         return graph
     if isinstance(graph, Tensor):
-        adj = _cached_adj(graph, num_nodes, num_dst)
+        cache = tensor_cache(graph)
+        adj = cache.get("adj")
+        if (adj is None or (num_nodes is not None and adj.shape[1] != num_nodes)
+                or (num_dst is not None and adj.shape[0] != num_dst)):
+            adj = cache["adj"] = Adj.from_edge_index(graph, num_nodes, num_dst=num_dst)
         if edge_weight is not None:
             _check_edge_weight(edge_weight, adj.num_edges)
             adj = adj.with_value(edge_weight[adj.perm])

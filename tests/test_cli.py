@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from graphkit.cli import main
+
 from conftest import need_dataset
 
 
@@ -28,7 +29,7 @@ def test_train_writes_json_plot_and_checkpoints(tmp_path, capsys):
     report = json.loads(out_json.read_text())
     assert report["task"] == "node-classification" and report["dataset"] == "cornell"
     assert report["split"] == "geom-gcn" and len(report["runs"]) == 10
-    assert set(report["test_accuracy"]) == {"mean", "std"}
+    assert set(report["test"]["accuracy"]) == {"mean", "std"} and report["metric"] == "accuracy"
     assert out_png.stat().st_size > 10_000
     assert "test accuracy" in capsys.readouterr().out
     assert len(list((tmp_path / "ckpt").rglob("*.pt"))) == 10
@@ -53,10 +54,13 @@ def test_errors_are_one_clear_line(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_unknown_model_is_rejected_by_the_parser():
-    result = subprocess.run([sys.executable, "-m", "graphkit", "train", "node-classification", "--model", "xyz"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and "invalid choice: 'xyz'" in result.stderr
+def test_unknown_model_is_one_clear_line():
+    result = subprocess.run([sys.executable, "-m", "graphkit", "train", "node-classification", "--model", "xyz",
+                             "--dataset", "csbm"], capture_output=True, text=True)
+    assert result.returncode == 2 and "unknown model preset 'xyz'" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "graphkit", "train", "node-classification", "--model",
+                             "/no/such/models.py:build", "--dataset", "csbm"], capture_output=True, text=True)
+    assert result.returncode == 2 and "does not exist" in result.stderr
 
 
 def test_the_command_line_keeps_freed_memory_for_reuse(monkeypatch):

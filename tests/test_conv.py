@@ -9,6 +9,7 @@ from torch import nn
 
 from graphkit import Adj, ops
 from graphkit.nn import GATConv, GCNConv, GINConv, MessagePassing, SAGEConv
+
 from graphs import random_graph
 
 pytestmark = pytest.mark.usefixtures("each_backend")  # every test on both op backends
@@ -154,7 +155,7 @@ def test_layers_gradcheck():
     for layer in (GCNConv(3, 2), SAGEConv(3, 2), GATConv(3, 2, heads=2),
                   GINConv(nn.Sequential(nn.Linear(3, 2), nn.Tanh()))):
         layer = layer.double()
-        assert torch.autograd.gradcheck(lambda x: layer(x, ei), (x,)), type(layer).__name__
+        assert torch.autograd.gradcheck(lambda x, layer=layer: layer(x, ei), (x,)), type(layer).__name__
 
 
 def test_unknown_aggregation():

@@ -9,6 +9,7 @@ import torch
 
 from graphkit import datasets
 from graphkit.datasets import DatasetNotFoundError
+
 from conftest import need_dataset, shared_root
 
 REAL = [("cora", "Cora", "public"), ("citeseer", "CiteSeer", "public"), ("cornell", "cornell", "geom-gcn"),

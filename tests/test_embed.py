@@ -11,9 +11,10 @@ from sklearn.linear_model import LogisticRegression
 from torch_geometric.data import Data
 
 from graphkit.embed import FastRP
-from graphkit.embed.fastrp import parse_bytes, sparse_projection_block
+from graphkit.embed.fastrp import sparse_projection_block
 from graphkit.evaluate import node_classification_f1
 from graphkit.evaluate.embedding import fit_one_vs_rest, label_matrix, top_k_predictions
+from graphkit.utils import parse_bytes
 
 
 def random_graph(n=300, avg_degree=6, seed=0, directed=False):
@@ -356,8 +357,67 @@ def test_node2vec_bad_parameters(params):
         Node2Vec(**params).fit(nx.path_graph(5))
 
 
-def test_sgns_kernel_rejects_out_of_range_walks():
-    pytest.importorskip("graphkit.ops.native")
-    walks = torch.tensor([[0, 1, 5]])
-    with pytest.raises(RuntimeError, match="outside"):
-        torch.ops.graphkit.sgns_train(walks, 3, 8, 2, 2, 1, 0.025, 0.0001, 1e-3, 0)
+@pytest.mark.parametrize("backend", ["native", "reference"])
+def test_sgns_train_rejects_out_of_range_walks(backend):
+    from graphkit import ops
+    if backend == "native":
+        pytest.importorskip("graphkit.ops.native")
+    previous = ops.backend()
+    try:
+        ops.use_backend(backend)
+        with pytest.raises(ValueError, match=r"outside \[0, 3\)"):
+            ops.sgns_train(torch.tensor([[0, 1, 5]]), 3, 8, 2, 2, 1)
+        with pytest.raises(ValueError, match="window"):
+            ops.sgns_train(torch.tensor([[0, 1, 2]]), 3, 8, window=0)
+    finally:
+        ops.use_backend(previous)
+
+
+def test_node2vec_trains_through_the_ops_api_on_the_reference_backend():
+    """graphkit's own skip-gram is the op ``graphkit.ops.sgns_train``: under the reference backend
+    its pure-torch implementation learns the communities too, as a function of the seed."""
+    from graphkit import ops
+    from graphkit.embed import Node2Vec
+    g = nx.planted_partition_graph(2, 60, 0.3, 0.01, seed=3)
+    labels = np.array([0] * 60 + [1] * 60)
+    make = lambda: Node2Vec(dim=16, walk_length=40, walks_per_node=10, window=5, epochs=3, seed=4,  # noqa: E731
+                            trainer="native")
+    previous = ops.backend()
+    try:
+        ops.use_backend("reference")
+        emb = make().fit_transform(g)
+        assert emb.shape == (120, 16) and np.array_equal(emb, make().fit_transform(g))
+    finally:
+        ops.use_backend(previous)
+    result = node_classification_f1(emb, labels, train_ratios=[0.5], repeats=3, seed=0)
+    assert result["results"][0]["micro_f1"]["mean"] > 0.9
+
+
+def _fastrp():
+    return FastRP(dim=24, weights=[1.0, 2.0], normalization_strength=-0.5, seed=3)
+
+
+def _node2vec():
+    from graphkit.embed import Node2Vec
+    return Node2Vec(dim=8, walk_length=10, walks_per_node=2, window=3, workers=1, seed=2, trainer="native")
+
+
+@pytest.mark.parametrize("make", [_fastrp, _node2vec], ids=["FastRP", "Node2Vec"])
+def test_estimators_follow_the_scikit_learn_contract(make):
+    """``__init__`` stores the parameters as given (checked by fit), so get_params, set_params and
+    sklearn's clone round-trip, and a clone gives the same embedding for the same seed."""
+    from sklearn.base import clone
+    estimator = make()
+    copy = clone(estimator)
+    assert copy is not estimator and copy.get_params() == estimator.get_params()
+    g = nx.planted_partition_graph(2, 20, 0.4, 0.05, seed=1)
+    assert np.array_equal(copy.fit_transform(g), estimator.fit_transform(g))
+    assert not hasattr(clone(estimator), "embedding_")  # fitted state is not cloned
+    assert estimator.set_params(dim=16) is estimator and clone(estimator).get_params()["dim"] == 16
+    assert type(estimator).__name__ in repr(estimator)
+    unchecked = type(estimator)(dim=0)
+    assert unchecked.get_params()["dim"] == 0
+    with pytest.raises(ValueError, match="dim"):
+        unchecked.fit(g)
+    with pytest.raises(ValueError):
+        estimator.set_params(no_such_parameter=1)

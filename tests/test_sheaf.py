@@ -9,8 +9,17 @@ import pytest
 import scipy.linalg
 import torch
 
-from graphkit.nn.sheaf import (SheafDiffusion, SheafGraph, bundle_sheaf_laplacian, diagonal_sheaf_laplacian,
-                               fixed_maps, general_sheaf_laplacian, orthogonal_matrices, orthogonal_param_size)
+import graphkit
+from graphkit.nn.sheaf import (
+    SheafDiffusion,
+    SheafGraph,
+    bundle_sheaf_laplacian,
+    diagonal_sheaf_laplacian,
+    fixed_maps,
+    general_sheaf_laplacian,
+    orthogonal_matrices,
+    orthogonal_param_size,
+)
 
 pytestmark = pytest.mark.usefixtures("each_backend")
 
@@ -217,7 +226,7 @@ def test_bad_input_is_reported():
     graph = SheafGraph(*random_graph())
     with pytest.raises(ValueError, match=r"\[E, d\]"):
         diagonal_sheaf_laplacian(graph, torch.ones(3, 2))
-    with pytest.raises(ValueError, match="NaN"):
+    with graphkit.debug(), pytest.raises(ValueError, match="NaN"):  # finiteness: debug mode only
         diagonal_sheaf_laplacian(graph, torch.full((graph.num_edges, 2), float("nan")))
     with pytest.raises(ValueError, match=r"\[E, d, d\]"):
         general_sheaf_laplacian(graph, torch.ones(graph.num_edges, 2, 3))
@@ -230,20 +239,22 @@ def test_bad_input_is_reported():
         SheafDiffusion(3, 2, sheaf="cubical")
     with pytest.raises(ValueError, match="unknown orthogonal map"):
         orthogonal_matrices(torch.ones(2, 1), 2, "qr")
-    with pytest.raises(ValueError, match="NaN|finite"):
+    with graphkit.debug(), pytest.raises(ValueError, match="NaN|finite"):
         SheafDiffusion(3, 2)(torch.full((4, 3), float("nan")), torch.tensor([[0, 1], [1, 2]]))
 
 
 def test_dataset_configs_and_the_sheaf_decay_group():
     from graphkit.nn.models import build_model
-    from graphkit.tasks.node_classification import _TRAINER_KEYS, default_config
-    base, cornell = default_config("nsd-diag"), default_config("nsd-diag", "cornell")
+    from graphkit.tasks import NodeClassificationConfig, presets
+    from graphkit.train import split_config
+    base, cornell = presets.node_classification("nsd-diag"), presets.node_classification("nsd-diag", "cornell")
     assert (base["hidden_channels"], cornell["hidden_channels"], cornell["input_dropout"]) == (16, 16, 0.2)
-    film = default_config("nsd-bundle", "film")
+    film = presets.node_classification("nsd-bundle", "film")
     assert (film["select"], film["add_hp"], film["orth"], base["select"]) == ("accuracy", True, "householder", "loss")
-    assert default_config("nsd-diag", "no-such-dataset") == base
-    model = build_model("nsd-diag", 10, 3, **{k: v for k, v in cornell.items() if k not in _TRAINER_KEYS})
-    sheaf, other = model.parameter_groups(cornell["weight_decay"], cornell["sheaf_decay"])
+    assert presets.node_classification("nsd-diag", "no-such-dataset") == base
+    train, hparams = split_config(NodeClassificationConfig, cornell)
+    model = build_model("nsd-diag", 10, 3, **hparams)
+    sheaf, other = model.parameter_groups(train.weight_decay)
     assert sheaf["weight_decay"] == cornell["sheaf_decay"] and other["weight_decay"] == cornell["weight_decay"]
     assert {id(p) for p in sheaf["params"]} == {id(p) for p in model.sheaf_learners.parameters()}
     assert len(sheaf["params"]) + len(other["params"]) == len(list(model.parameters()))

@@ -15,6 +15,7 @@ from .table import format_table
 
 def _cmd_fastrp(args: argparse.Namespace) -> int:
     import torch
+
     from ..embed import FastRP
     data = datasets.load(args.dataset, root=args.data_root)
     density = args.density if args.density == "auto" else float(args.density)

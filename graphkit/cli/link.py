@@ -11,34 +11,27 @@ import numpy as np
 from .. import datasets
 from ..nn.models import MODELS
 from ..utils import atomic_write_text
-from .args import add_run_arguments
-from .plots import plot_link_curves, write_report
+from .args import add_run_arguments, checkpoint_cadence, load_model, overrides
+from .plots import plot_training_curves, write_report
 from .table import format_table
 
 
 def _cmd_train_link(args: argparse.Namespace) -> int:
-    from ..tasks import load_config
-    from ..tasks.link_prediction import LinkPrediction
+    from ..tasks import LinkPrediction
     data = datasets.load(args.dataset, root=args.data_root)
-    config = {}
-    if args.config:
-        loaded = load_config(args.config)
-        config.update({k: v for k, v in loaded.items() if not isinstance(v, dict)})
-        config.update(loaded.get(args.predictor, {}))
-    if args.epochs is not None:
-        config["epochs"] = args.epochs
-    report = LinkPrediction(args.model, args.predictor, runs=args.runs, seed=args.seed, config=config,
+    report = LinkPrediction(load_model(args.model), load_model(args.predictor),
+                            config=overrides(args, args.predictor), runs=args.runs, seed=args.seed,
                             checkpoint_dir=args.checkpoint_dir, progress=not args.quiet,
-                            runs_from=args.runs_from).fit(data)
+                            runs_from=args.runs_from, **checkpoint_cadence(args)).fit(data)
     metric = report.metric
     rows = [[r.seed, r.epochs, r.best_epoch, f"{100 * r.valid[metric]:.2f}", f"{100 * r.test[metric]:.2f}",
              f"{r.seconds_per_epoch:.2f}", f"{r.seconds:.0f}"] for r in report.runs]
-    print(f"{report.model} + {report.predictor} on {report.dataset}, {len(report.runs)} run(s)")
+    print(f"{report.model} + {report.meta['predictor']} on {report.dataset}, {len(report.runs)} run(s)")
     print(format_table(["seed", "epochs", "best epoch", f"valid {metric} %", f"test {metric} %", "s / epoch",
                         "seconds"], rows))
     test = report.test[metric]
     print(f"test {metric}: {100 * test['mean']:.2f} ± {100 * test['std']:.2f} %")
-    write_report(report, args.json, args.plot, plot_link_curves)
+    write_report(report, args.json, args.plot, plot_training_curves)
     return 0
 
 
@@ -80,8 +73,12 @@ def add_link_commands(train_tasks, evaluate_what) -> None:
     p = train_tasks.add_parser("link-prediction", help="link prediction (GAE/MLP/NCN/NCNC heads)",
                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--dataset", required=True, help="ogbl-* (official split) or any graph (RandomLinkSplit 85/5/10)")
-    p.add_argument("--model", default="sage", choices=sorted(MODELS), help="encoder")
-    p.add_argument("--predictor", default="mlp", choices=PREDICTORS)
+    p.add_argument("--model", default="sage",
+                   help=f"encoder: a preset ({', '.join(sorted(MODELS))}) or FILE.py:NAME, an nn.Module or a "
+                        "factory f(in_channels, hidden_channels) -> nn.Module defined in FILE.py")
+    p.add_argument("--predictor", default="mlp",
+                   help=f"predictor head: {', '.join(PREDICTORS)} or FILE.py:NAME (an nn.Module head(h, adj, "
+                        "pairs) -> logits, or a factory f(hidden_channels, 1))")
     add_run_arguments(p, runs_help="runs (seeds seed, seed + 1, ...)",
                       json_help="write the report (per-run valid/test metrics, mean ± std) here",
                       plot_help="draw loss and validation curves into this image file")

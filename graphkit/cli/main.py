@@ -7,9 +7,9 @@ from typing import List, Optional
 
 from .. import datasets
 from ..nn.models import MODELS
-from ..tasks import NodeClassification, load_config
+from ..tasks import NodeClassification, presets
 from ..utils.memory import retain_freed_memory
-from .args import add_run_arguments
+from .args import add_run_arguments, checkpoint_cadence, load_model, overrides
 from .embed import add_embed_commands
 from .link import add_link_commands
 from .plots import plot_training_curves, write_report
@@ -36,16 +36,6 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_for(args: argparse.Namespace) -> dict:
-    config = {}
-    if args.config:
-        loaded = load_config(args.config)
-        config.update(loaded.get(args.model, {k: v for k, v in loaded.items() if not isinstance(v, dict)}))
-    if args.epochs is not None:
-        config["epochs"] = args.epochs
-    return config
-
-
 def _load_dataset(args: argparse.Namespace):
     if args.dataset is not None:
         return datasets.load(args.dataset, root=args.data_root, split=args.split)
@@ -57,17 +47,29 @@ def _load_dataset(args: argparse.Namespace):
         return datasets.load(FALLBACK_DATASET)
 
 
+def _tables(path) -> set:
+    from ..train import read_toml
+    return set(read_toml(path))
+
+
 def _cmd_train_node(args: argparse.Namespace) -> int:
     data = _load_dataset(args)
-    trainer = NodeClassification(args.model, runs=args.runs, seed=args.seed, splits=args.split_index,
-                                 config=_config_for(args), checkpoint_dir=args.checkpoint_dir,
-                                 progress=not args.quiet)
+    model = load_model(args.model)
+    base = None
+    if isinstance(model, str):  # a preset: the paper's hyperparameters and the dataset's table, if any
+        table = presets.dataset_table_path(data.name)
+        base = presets.node_classification(model, data.name)
+        source = f"the {model} preset" + (f" + [{model}] of {table}" if table and model in _tables(table) else "")
+        print(f"hyperparameters: {source}", file=sys.stderr)
+    trainer = NodeClassification(model, config=overrides(args, args.model, base), runs=args.runs, seed=args.seed,
+                                 splits=args.split_index, checkpoint_dir=args.checkpoint_dir, progress=not args.quiet,
+                                 **checkpoint_cadence(args))
     report = trainer.fit(data)
-    rows = [[r.split_index, r.seed, r.epochs, r.best_epoch, f"{100 * r.val_accuracy:.2f}",
-             f"{100 * r.test_accuracy:.2f}", f"{r.seconds:.1f}"] for r in report.runs]
-    print(f"{report.model} on {report.dataset} ({report.split} split), {len(report.runs)} run(s)")
-    print(format_table(["split", "seed", "epochs", "best epoch", "val acc %", "test acc %", "seconds"], rows))
-    acc = report.test_accuracy
+    rows = [[r.split_index, r.seed, r.epochs, r.best_epoch, f"{100 * r.valid['accuracy']:.2f}",
+             f"{100 * r.test['accuracy']:.2f}", f"{r.seconds:.1f}"] for r in report.runs]
+    print(f"{report.model} on {report.dataset} ({report.meta['split']} split), {len(report.runs)} run(s)")
+    print(format_table(["split", "seed", "epochs", "best epoch", "valid acc %", "test acc %", "seconds"], rows))
+    acc = report.test["accuracy"]
     print(f"test accuracy: {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} %")
     write_report(report, args.json, args.plot, plot_training_curves)
     return 0
@@ -88,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None,
                    help=f"dataset name (default: {DEFAULT_DATASET}, or the synthetic {FALLBACK_DATASET} "
                         "graph when Cora is neither found nor downloadable)")
-    p.add_argument("--model", default="gcn", choices=sorted(MODELS))
+    p.add_argument("--model", default="gcn",
+                   help=f"a preset ({', '.join(sorted(MODELS))}) or FILE.py:NAME, an nn.Module or a factory "
+                        "f(in_channels, num_classes) -> nn.Module defined in FILE.py")
     p.add_argument("--split", default=None, help="public | geom-gcn | full | random (default: the dataset's)")
     p.add_argument("--split-index", type=int, nargs="+", default=None,
                    help="which of the fixed splits to run (default: all, e.g. the 10 geom-gcn splits)")

@@ -13,8 +13,7 @@ import torch
 from torch_geometric.data import Data
 
 from .loaders import run_loader
-from .registry import (DatasetCard, DatasetNotFoundError, cache_lock, cache_root, card, cards, data_root,
-                       locate, stage)
+from .registry import DatasetCard, DatasetNotFoundError, cache_lock, cache_root, card, cards, data_root, locate, stage
 from .synthetic import GENERATORS, csbm, random_split_masks, rmat, uniform
 
 __all__ = ["load", "card", "cards", "names", "locate", "data_root", "cache_root", "cache_lock", "DatasetCard",

@@ -44,7 +44,7 @@ def _ogb_torch_load():
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
     from torch_geometric.data.storage import GlobalStorage
     allowed = [DataEdgeAttr, DataTensorAttr, GlobalStorage, np.ndarray, np.dtype]
-    reconstruct = getattr(getattr(np, "_core", np.core), "multiarray")._reconstruct
+    reconstruct = (np._core if hasattr(np, "_core") else np.core).multiarray._reconstruct
     allowed.append((reconstruct, "numpy.core.multiarray._reconstruct"))
     allowed += [getattr(np.dtypes, n) for n in ("Int64DType", "Int32DType", "Float32DType", "Float64DType")
                 if hasattr(np, "dtypes") and hasattr(np.dtypes, n)]

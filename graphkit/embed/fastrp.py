@@ -13,34 +13,21 @@ independent), so the work is multi-threaded and the memory stays near two ``N x 
 from __future__ import annotations
 
 import math
-import re
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 from torch import Tensor
 
 from .. import ops
 from ..adj import Adj
+from ..utils import parse_bytes
 from .graph import out_neighbour_rows
 
 # Columns per block: the unit of random-number generation and of each spmm call, so that the
 # embedding does not depend on the memory mode.
 BLOCK = 64
-_UNITS = {"": 1, "b": 1, "k": 2 ** 10, "kb": 10 ** 3, "kib": 2 ** 10, "m": 2 ** 20, "mb": 10 ** 6,
-          "mib": 2 ** 20, "g": 2 ** 30, "gb": 10 ** 9, "gib": 2 ** 30}
-
-
-def parse_bytes(value: Union[int, float, str]) -> int:
-    """``2147483648``, ``"2GiB"``, ``"512 MB"`` -> bytes."""
-    if isinstance(value, (int, float)):
-        return int(value)
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(value))
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError(f"cannot read a memory size from {value!r} (examples: 2GiB, 512MB, 1e9)")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
 def _block_seed(seed: int, block: int) -> int:
     return (seed * 0x9E3779B97F4A7C15 + block * 0xBF58476D1CE4E5B9 + 1) % (2 ** 63)
 
@@ -70,8 +57,10 @@ def sparse_projection_block(num_rows: int, cols: int, density: float, scale: flo
     return out.view(num_rows, cols)
 
 
-class FastRP:
-    """Fast Random Projection node embeddings with the scikit-learn estimator contract.
+class FastRP(BaseEstimator):
+    """Fast Random Projection node embeddings with the scikit-learn estimator contract
+    (``get_params``, ``set_params`` and ``sklearn.base.clone`` work; parameters are checked by
+    :meth:`fit`).
 
     Args:
         dim: embedding size ``d``.
@@ -156,22 +145,6 @@ class FastRP:
 
     def fit_transform(self, graph, features=None, num_nodes: Optional[int] = None) -> np.ndarray:
         return self.fit(graph, features, num_nodes).embedding_
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in ("dim", "weights", "normalization_strength", "projection", "density",
-                                              "input_matrix", "normalize_powers", "self_influence", "property_dim",
-                                              "memory_budget", "seed", "dtype", "progress")}
-
-    def set_params(self, **params) -> "FastRP":
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"FastRP has no parameter {key!r}")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        return f"FastRP(dim={self.dim}, weights={list(self.weights)}, normalization_strength=" \
-               f"{self.normalization_strength}, projection={self.projection!r}, input_matrix={self.input_matrix!r})"
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:

@@ -3,8 +3,8 @@
 Second-order p/q-biased random walks from graphkit's own ``random_walk`` op (rejection
 sampling, no alias tables: memory O(E); parallel over start nodes; a function of the seed), then
 skip-gram with negative sampling over the walks (Mikolov et al., NIPS 2013), trained by gensim's
-``Word2Vec`` (the default: faster and more accurate here) or by graphkit's own ``sgns_train``
-kernel (word2vec.c's algorithm on the walk tensor itself, Hogwild threads).
+``Word2Vec`` (the default: faster and more accurate here) or by graphkit's own ``sgns_train`` op
+(the native kernel: word2vec.c's algorithm on the walk tensor itself, Hogwild threads).
 """
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ from typing import Optional
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 from torch import Tensor
 
 from .. import ops
 from .graph import walk_graph
 
 
-class Node2Vec:
-    """node2vec embeddings with the scikit-learn estimator contract.
+class Node2Vec(BaseEstimator):
+    """node2vec embeddings with the scikit-learn estimator contract (``get_params``,
+    ``set_params`` and ``sklearn.base.clone`` work; parameters are checked by :meth:`fit`).
 
     Args:
         dim: embedding size.
@@ -34,9 +36,11 @@ class Node2Vec:
         workers: training threads (default: torch's intra-op thread count). With more than one
             worker the skip-gram updates are asynchronous (Hogwild), so embeddings vary slightly
             between runs even with the same seed; ``workers=1`` makes them reproducible.
-        trainer: ``"auto"`` (gensim when installed, else the native kernel), ``"gensim"`` or
-            ``"native"``. Both use word2vec's defaults: learning rate 0.025 decaying to 0.0001,
-            subsampling threshold 1e-3, unigram^0.75 negatives. On BlogCatalog gensim trained
+        trainer: ``"auto"`` (gensim when installed, else graphkit's own), ``"gensim"`` or
+            ``"native"`` (:func:`graphkit.ops.sgns_train`: the native kernel, or its pure-torch
+            reference under ``GRAPHKIT_KERNELS=reference``). Both use word2vec's defaults:
+            learning rate 0.025 decaying to 0.0001, subsampling threshold 1e-3, unigram^0.75
+            negatives. On BlogCatalog gensim trained
             faster (30.5 s against 33.9 s, 2 threads) and to a higher Macro-F1 (0.238 against
             0.230), hence the default (``benchmarks/bench_embeddings.py``).
         progress: progress bars for the walks.
@@ -117,12 +121,11 @@ class Node2Vec:
             trainer = "gensim" if _gensim_installed() else "native"
         self.trainer_ = trainer
         if trainer == "native":
-            _native_loads(strict=True)
             before = torch.get_num_threads()
             torch.set_num_threads(workers)
             try:
-                vectors = torch.ops.graphkit.sgns_train(walks, n, self.dim, self.window, self.negative, self.epochs,
-                                                        0.025, 0.0001, 1e-3, int(self.seed))
+                vectors = ops.sgns_train(walks, n, self.dim, self.window, self.negative, self.epochs,
+                                         0.025, 0.0001, 1e-3, int(self.seed))
             finally:
                 torch.set_num_threads(before)
             return vectors.numpy()
@@ -143,17 +146,6 @@ class Node2Vec:
 
     def fit_transform(self, graph, num_nodes: Optional[int] = None) -> np.ndarray:
         return self.fit(graph, num_nodes).embedding_
-
-
-def _native_loads(strict: bool = False) -> bool:
-    """Whether graphkit's native kernels are built and loaded (building them on first use)."""
-    try:
-        from ..ops import native  # noqa: F401
-        return True
-    except Exception:
-        if strict:
-            raise
-        return False
 
 
 def _gensim_installed() -> bool:

@@ -2,30 +2,27 @@
 from __future__ import annotations
 
 import warnings
-import weakref
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# CSR copies of mostly-zero input feature matrices, keyed on tensor identity + version.
-_CSR_INPUTS: dict = {}
+from ..adj import tensor_cache
+
 SPARSE_INPUT_DENSITY = 0.1  # inputs with fewer non-zeros than this fraction go through a CSR product
 
 
 def _csr_copy(x: Tensor) -> Optional[Tensor]:
-    """The CSR form of ``x`` ``[N, F]`` when at most 10 % of it is non-zero, else ``None`` (cached)."""
-    key = id(x)
-    entry = _CSR_INPUTS.get(key)
-    if entry is not None and entry[0]() is x and entry[1] == x._version:
-        return entry[2]
-    nnz = int(torch.count_nonzero(x))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
-        csr = x.to_sparse_csr() if nnz <= SPARSE_INPUT_DENSITY * x.numel() else None
-    _CSR_INPUTS[key] = (weakref.ref(x, lambda _, k=key: _CSR_INPUTS.pop(k, None)), x._version, csr)
-    return csr
+    """The CSR form of ``x`` ``[N, F]`` when at most 10 % of it is non-zero, else ``None``; kept in
+    :func:`graphkit.adj.tensor_cache` (counted and converted once per feature matrix)."""
+    cache = tensor_cache(x)
+    if "sparse_csr" not in cache:
+        nnz = int(torch.count_nonzero(x))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
+            cache["sparse_csr"] = x.to_sparse_csr() if nnz <= SPARSE_INPUT_DENSITY * x.numel() else None
+    return cache["sparse_csr"]
 
 
 def input_dropout(x: Tensor, p: float, training: bool, sparse_ok: bool) -> Tensor:

@@ -13,9 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..adj import check_features, to_adj
+from ..adj import check_features, debug, to_adj
 from .conv import GATConv, GCNConv, GINConv, SAGEConv
 from .functional import input_dropout
+from .message_passing import MessagePassing
 from .sheaf import BundleSheaf, DiagSheaf, GeneralSheaf
 
 _ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {
@@ -24,6 +25,18 @@ _ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {
 }
 _NORMS: Dict[str, Type[nn.Module]] = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
 _JK = (None, "last", "cat", "max")
+
+
+def _decay_groups(model: nn.Module, layers: nn.ModuleList, decay_layers: Optional[int],
+                  weight_decay: float) -> List[dict]:
+    """One group of every parameter (the optimizer's weight decay), or the first ``decay_layers``
+    layers with ``weight_decay`` and the rest with none."""
+    if decay_layers is None:
+        return [{"params": list(model.parameters())}]
+    decayed = [p for layer in layers[:decay_layers] for p in layer.parameters()]
+    ids = set(map(id, decayed))
+    return [{"params": decayed, "weight_decay": weight_decay},
+            {"params": [p for p in model.parameters() if id(p) not in ids], "weight_decay": 0.0}]
 
 
 def _activation(name: str) -> Callable[[Tensor], Tensor]:
@@ -47,6 +60,8 @@ class BasicGNN(nn.Module):
         norm: ``None``, ``'batch'`` or ``'layer'`` after each hidden conv.
         residual: add the layer's input to its output where the widths match.
         jk: jumping knowledge mode, ``None``/``'last'``/``'cat'``/``'max'``.
+        decay_layers: weight decay applies to the first ``decay_layers`` convolutions only
+            (``1``: Kipf & Welling's GCN); ``None``: to every parameter.
 
     ``forward(x [N, F_in], graph) -> [N, out_channels]`` where ``graph`` is an ``edge_index``,
     an :class:`graphkit.Adj` or anything :func:`graphkit.to_adj` takes.
@@ -55,7 +70,7 @@ class BasicGNN(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
                  out_channels: Optional[int] = None, dropout: float = 0.0, act: str = "relu",
                  norm: Optional[str] = None, residual: bool = False, jk: Optional[str] = None,
-                 input_dropout: Optional[float] = None, **conv_kwargs):
+                 input_dropout: Optional[float] = None, decay_layers: Optional[int] = None, **conv_kwargs):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
@@ -67,6 +82,7 @@ class BasicGNN(nn.Module):
         self.out_channels = hidden_channels if out_channels is None else out_channels
         self.dropout, self.act_name, self.residual, self.jk = dropout, act, residual, jk
         self.input_dropout = dropout if input_dropout is None else input_dropout
+        self.decay_layers = decay_layers
         self.act = _activation(act)
         last_is_conv = jk is None
         self.convs = nn.ModuleList()
@@ -86,17 +102,25 @@ class BasicGNN(nn.Module):
     def make_conv(self, in_channels: int, out_channels: int, final: bool, **kwargs) -> nn.Module:
         raise NotImplementedError
 
+    def parameter_groups(self, weight_decay: float) -> List[dict]:
+        """The optimizer's parameter groups (see ``decay_layers``)."""
+        return _decay_groups(self, self.convs, self.decay_layers, weight_decay)
+
     def reset_parameters(self) -> None:
         for module in self.modules():
             if module is not self and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
     def forward(self, x: Tensor, graph) -> Tensor:
+        """``x`` ``[N, F_in]`` -> ``[N, out_channels]``; the first conv gets ``x`` as a sparse CSR
+        matrix (mostly-zero constant features) when it ``supports_sparse_input`` and
+        ``projects_first``."""
         adj = to_adj(graph, x.size(0))
-        check_features(x, adj.shape[1])
+        check_features(x, adj.shape[1], finite=debug.enabled())
         hidden: List[Tensor] = []
         for i, conv in enumerate(self.convs):
-            sparse_ok = i == 0 and getattr(conv, "projects_first", False)
+            sparse_ok = (i == 0 and isinstance(conv, MessagePassing) and conv.supports_sparse_input
+                         and conv.projects_first)
             h = conv(input_dropout(x, self.input_dropout if i == 0 else self.dropout, self.training, sparse_ok), adj)
             if i < len(self.convs) - 1 or self.jk is not None:
                 if self.norms is not None:
@@ -143,9 +167,10 @@ class GIN(BasicGNN):
 
 class PurePropagation(nn.Module):
     """Weight-free propagation, ``x <- x + P x`` per layer (``P x`` without ``residual``), with
-    ``P`` the sum, mean or GCN-normalised (``D~^-1/2 (A + I) D~^-1/2``) aggregation: the "pure"
-    encoders NCN (Wang et al., ICLR 2024) puts on learnable node embeddings (``puresum`` on
-    ogbl-ddi). ``input_dropout`` drops input features, ``dropout`` the output.
+    ``P`` the sum, mean or GCN-normalised aggregation (:meth:`graphkit.Adj.gcn_norm`,
+    ``D~^-1/2 A~ D~^-1/2`` where ``A~`` has exactly one self-loop per node, an existing one keeping
+    its weight): the "pure" encoders NCN (Wang et al., ICLR 2024) puts on learnable node embeddings
+    (``puresum`` on ogbl-ddi). ``input_dropout`` drops input features, ``dropout`` the output.
 
     ``forward(x [N, F], graph) -> [N, F]``: the width never changes, so ``in_channels`` must equal
     ``out_channels`` (and ``hidden_channels``).
@@ -169,18 +194,18 @@ class PurePropagation(nn.Module):
         self.input_dropout = dropout if input_dropout is None else input_dropout
 
     def forward(self, x: Tensor, graph) -> Tensor:
+        """``x`` ``[N, F]`` -> ``[N, F]``."""
         from .. import ops
         adj = to_adj(graph, x.size(0))
-        check_features(x, adj.shape[1])
+        check_features(x, adj.shape[1], finite=debug.enabled())
         x = F.dropout(x, self.input_dropout, self.training)
-        scale = None
-        if self.aggr == "gcn":
-            scale = (adj.in_degree().to(x.dtype) + 1).rsqrt().unsqueeze(-1)
+        aggr = self.aggr
+        if aggr == "gcn":
+            adj, aggr = adj.gcn_norm(), "sum"  # cached on the graph
+            if adj.value.dtype != x.dtype:
+                adj = adj.with_value(adj.value.to(x.dtype))
         for _ in range(self.num_layers):
-            if scale is None:
-                h = ops.spmm(adj, x, self.aggr)
-            else:
-                h = scale * (ops.spmm(adj, scale * x) + scale * x)
+            h = ops.spmm(adj, x, aggr)
             x = x + h if self.residual else h
         return F.dropout(x, self.dropout, self.training)
 
@@ -224,7 +249,8 @@ class MLP(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
                  out_channels: Optional[int] = None, dropout: float = 0.0, act: str = "relu",
-                 norm: Optional[str] = None, input_dropout: Optional[float] = None):
+                 norm: Optional[str] = None, input_dropout: Optional[float] = None,
+                 decay_layers: Optional[int] = None):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
@@ -236,14 +262,21 @@ class MLP(nn.Module):
         self.norms = nn.ModuleList(_NORMS[norm](hidden_channels) for _ in range(num_layers - 1)) if norm else None
         self.dropout, self.act = dropout, _activation(act)
         self.input_dropout = dropout if input_dropout is None else input_dropout
+        self.decay_layers = decay_layers
 
     def reset_parameters(self) -> None:
         for module in self.modules():
             if module is not self and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
+    def parameter_groups(self, weight_decay: float) -> List[dict]:
+        """The optimizer's parameter groups: weight decay on the first ``decay_layers`` linear
+        layers only, or on every parameter when ``decay_layers`` is ``None``."""
+        return _decay_groups(self, self.lins, self.decay_layers, weight_decay)
+
     def forward(self, x: Tensor, graph=None) -> Tensor:
-        check_features(x)
+        """``x`` ``[N, F_in]`` -> ``[N, out_channels]``."""
+        check_features(x, finite=debug.enabled())
         for i, lin in enumerate(self.lins):
             x = lin(input_dropout(x, self.input_dropout if i == 0 else self.dropout, self.training, sparse_ok=i == 0))
             if i < len(self.lins) - 1:

@@ -23,11 +23,12 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
-from ..adj import Adj
+from ..adj import Adj, debug
 from . import reference
 
 __all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk", "gat_aggregate",
-           "neighbor_sets", "pair_product", "block_spmm", "dropout", "register_backend", "use_backend", "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
+           "neighbor_sets", "pair_product", "block_spmm", "dropout", "sgns_train", "register_backend", "use_backend",
+           "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
 
 REDUCTIONS = ("sum", "mean", "max", "min")
 NEIGHBOR_SETS = reference.NEIGHBOR_SETS
@@ -41,7 +42,7 @@ KERNEL_CHOICES = ("auto", "native", "reference")
 def register_backend(name: str, module: ModuleType) -> None:
     """Make ``module`` (defining the functions of :mod:`graphkit.ops.reference`) selectable."""
     missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk",
-                           "gat_aggregate", "neighbor_sets", "pair_product", "block_spmm", "dropout")
+                           "gat_aggregate", "neighbor_sets", "pair_product", "block_spmm", "dropout", "sgns_train")
                if not hasattr(module, f)]
     if missing:
         raise TypeError(f"backend {name!r} lacks {', '.join(missing)}")
@@ -109,12 +110,22 @@ def _check_rows(t: Tensor, expected: int, name: str, what: str) -> None:
         raise ValueError(f"{name} must have {expected} rows ({what}), got shape {list(t.shape)}")
 
 
+def _check_ids(t: Tensor, num_nodes: int, name: str) -> None:
+    """In :class:`graphkit.debug` mode only (it reads the extremes back to the host): every id of
+    ``t`` lies in ``[0, num_nodes)``. Outside it, the backends must reject a bad id without crashing
+    (the reference's indexing raises; the native kernels check their bounds)."""
+    if debug.enabled() and t.numel():
+        lo, hi = torch.stack([t.min(), t.max()]).tolist()
+        if lo < 0 or hi >= num_nodes:
+            raise ValueError(f"{name} contains node ids outside [0, {num_nodes}): "
+                             f"{lo if lo < 0 else hi} is out of range")
+
+
 def _check_pairs(first: Tensor, second: Tensor, num_nodes: int) -> None:
     for t, name in ((first, "first"), (second, "second")):
         if not isinstance(t, Tensor) or t.dtype not in (torch.int32, torch.int64) or t.dim() != 1:
             raise TypeError(f"{name} must be a 1-D int32/int64 tensor of node ids")
-        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_nodes):
-            raise ValueError(f"{name} contains node ids outside [0, {num_nodes})")
+        _check_ids(t, num_nodes, name)
     if first.shape != second.shape:
         raise ValueError(f"first and second must have the same length, got {first.numel()} and {second.numel()}")
 
@@ -203,11 +214,14 @@ def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
 
 
 def gather(x: Tensor, index: Tensor) -> Tensor:
-    """Rows of ``x`` ``[N, *F]`` at ``index`` ``[K]``: ``[K, *F]`` (backward scatters-adds)."""
+    """Rows of ``x`` ``[N, *F]`` at ``index`` ``[K]``: ``[K, *F]`` (backward scatters-adds).
+
+    ``index`` ids must lie in ``[0, N)``; checked in :class:`graphkit.debug` mode (no host
+    synchronisation otherwise: an ``Adj``'s own ``row``/``col``, validated when it was built, are
+    the common index)."""
     if not isinstance(index, Tensor) or index.dtype not in (torch.int32, torch.int64):
         raise TypeError("index must be an int32/int64 tensor")
-    if index.numel() > 0 and (int(index.min()) < 0 or int(index.max()) >= x.size(0)):
-        raise ValueError(f"index out of range for {x.size(0)} rows")
+    _check_ids(index, x.size(0), "index")
     return _impl(x.device).gather(x, index)
 
 
@@ -245,7 +259,7 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
 
     Args:
         adj: square graph.
-        start: ``[S]`` start nodes.
+        start: ``[S]`` start nodes (ids checked in :class:`graphkit.debug` mode).
         walk_length: steps per walk.
         seed: the walks are a function of the seed (per backend).
 
@@ -257,8 +271,7 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
         raise ValueError(f"random walks need a square graph, got shape {adj.shape}")
     if not isinstance(start, Tensor) or start.dtype not in (torch.int32, torch.int64) or start.dim() != 1:
         raise TypeError("start must be a 1-D int32/int64 tensor of node ids")
-    if start.numel() and (int(start.min()) < 0 or int(start.max()) >= adj.shape[0]):
-        raise ValueError(f"start contains node ids outside [0, {adj.shape[0]})")
+    _check_ids(start, adj.shape[0], "start")
     if int(walk_length) < 0:
         raise ValueError(f"walk_length must be >= 0, got {walk_length}")
     if not (p > 0 and q > 0):
@@ -278,7 +291,7 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
 
     Args:
         adj: graph of shape ``(M, N)`` with rows sorted (every :class:`Adj` is).
-        first, second: ``[P]`` int32/int64 row ids in ``[0, M)``.
+        first, second: ``[P]`` int32/int64 row ids in ``[0, M)`` (checked in :class:`graphkit.debug` mode).
         which: one of :data:`NEIGHBOR_SETS`.
     """
     _check_adj(adj)
@@ -297,7 +310,7 @@ def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
 
     Args:
         x: ``[N, *F]`` node features.
-        first, second: ``[P]`` int32/int64 node ids in ``[0, N)``.
+        first, second: ``[P]`` int32/int64 node ids in ``[0, N)`` (checked in :class:`graphkit.debug` mode).
     """
     _check_float(x, "x")
     _check_pairs(first, second, x.shape[0])
@@ -352,3 +365,36 @@ def dropout(x: Tensor, p: float, training: bool = True, relu: bool = False,
         return torch.zeros_like(x) * x  # keeps the graph (zero gradient)
     seed = int(torch.randint(-2 ** 63, 2 ** 63 - 1, (1,), generator=generator))
     return _impl(x.device).dropout(x, p, seed, relu)
+
+
+def sgns_train(walks: Tensor, num_nodes: int, dim: int, window: int = 5, negative: int = 5, epochs: int = 1,
+               alpha: float = 0.025, min_alpha: float = 0.0001, sample: float = 1e-3, seed: int = 0) -> Tensor:
+    """Skip-gram with negative sampling over node sequences (Mikolov et al., NIPS 2013, as
+    word2vec.c trains it): every context node within a randomly shrunk window predicts the centre
+    node against ``negative`` nodes drawn from the unigram^0.75 distribution, frequent nodes are
+    subsampled and the learning rate decays linearly from ``alpha`` to ``min_alpha``. The native
+    kernel updates the vectors from several threads without locks (Hogwild), so it is a function
+    of the seed with one thread (``torch.set_num_threads(1)``); the reference trains in batches.
+
+    Args:
+        walks: ``[W, L]`` int32/int64 node ids in ``[0, num_nodes)`` (random walks, say).
+        num_nodes: rows of the result; dim: embedding size.
+        window: context size; negative: negative samples per pair (0 for none).
+        epochs: passes over the walks; sample: subsampling threshold (0 keeps every node).
+
+    Returns:
+        ``[num_nodes, dim]`` float32 input vectors (the embedding; nodes absent from the walks
+        keep their random initial vectors).
+    """
+    if not isinstance(walks, Tensor) or walks.dtype not in (torch.int32, torch.int64) or walks.dim() != 2:
+        raise TypeError("walks must be a 2-D int32/int64 tensor of node ids [W, L]")
+    for name, value in (("num_nodes", num_nodes), ("dim", dim), ("window", window), ("epochs", epochs)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if int(negative) < 0:
+        raise ValueError(f"negative must be >= 0, got {negative!r}")
+    if not (alpha > 0 and 0 <= min_alpha <= alpha and sample >= 0):
+        raise ValueError(f"need alpha > 0, 0 <= min_alpha <= alpha and sample >= 0, got alpha={alpha}, "
+                         f"min_alpha={min_alpha}, sample={sample}")
+    return _impl(walks.device).sgns_train(walks, int(num_nodes), int(dim), int(window), int(negative), int(epochs),
+                                          float(alpha), float(min_alpha), float(sample), int(seed))

@@ -2,38 +2,42 @@
 ``torch.ops.graphkit``, behind the op API.
 
 Autograd and fake (meta) kernels of every custom op are registered here, in one place, with
-``torch.library.register_autograd`` and ``register_fake``, so the ops work under
-``torch.compile``. Backward passes go through the cached transpose (CSC) of the graph, never
-through atomics, so CPU results are deterministic. ``sddmm`` with ``add``/``mul`` and inputs of
-more than one feature dimension run the reference implementation. ``random_walk`` draws from its
-own counter-based streams, so its walks differ from the reference's (torch.Generator) for the
-same seed; both are deterministic given the seed. Every function has the signature of
+``torch.library.register_autograd`` and ``register_fake``, so the ops pass
+``torch.library.opcheck`` and work under ``torch.compile``. The ops take their forward inputs
+only: a backward that needs the transpose (CSC) of the graph gets it from the autograd context.
+The functions below call the differentiable ops through :class:`_WithAdj`, which runs an op's
+registered ``setup_context`` and backward with the :class:`Adj` on ``ctx``, so the backward reads
+the transpose cached on the Adj; an op called directly (``torch.ops.graphkit.spmm``) builds it from
+its CSR arrays in the backward. Backward passes go through the transpose, never through atomics,
+so CPU results are deterministic. ``sddmm`` with ``add``/``mul`` and inputs of more than one
+feature dimension run the reference implementation. ``random_walk`` draws from its own
+counter-based streams, so its walks differ from the reference's (torch.Generator) for the same
+seed; both are deterministic given the seed. Every function has the signature of
 :mod:`graphkit.ops.reference`.
 """
 from __future__ import annotations
 
 import math
-import weakref
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from ..adj import Adj
+from ..adj import Adj, tensor_cache
 from . import reference
 from .build import load_native
 
 HAS_CUDA = load_native()  # whether the CUDA kernels were built (torch with CUDA and a toolkit)
 _ops = torch.ops.graphkit
-_REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
+_ARG_REDUCTIONS = ("max", "min")  # the reductions whose ops also return the arg entry
 
 
 # ----------------------------------------------------------------------------- fake kernels
 @torch.library.register_fake("graphkit::spmm")
-def _spmm_fake(rowptr, col, weight, x, reduce, colptr, row_t, perm, weight_t=None):
+def _spmm_fake(rowptr, col, weight, x, reduce):
     m = rowptr.shape[0] - 1
     out = x.new_empty((m, x.shape[1]))
-    arg = x.new_empty((m, x.shape[1]) if reduce >= 2 else (0,), dtype=torch.long)
+    arg = x.new_empty((m, x.shape[1]) if reduce in _ARG_REDUCTIONS else (0,), dtype=torch.long)
     return out, arg
 
 
@@ -53,7 +57,7 @@ def _spmm_arg_backward_fake(colptr, row_t, perm, weight, arg, grad_out, num_src)
 
 
 @torch.library.register_fake("graphkit::sddmm")
-def _sddmm_fake(rowptr, col, a, b, heads, colptr, row_t, perm):
+def _sddmm_fake(rowptr, col, a, b, heads):
     return a.new_empty((col.shape[0], heads))
 
 
@@ -68,7 +72,7 @@ def _segment_softmax_backward_fake(rowptr, out, grad):
 
 
 @torch.library.register_fake("graphkit::gat_aggregate")
-def _gat_aggregate_fake(rowptr, col, x, a_src, a_dst, negative_slope, colptr, row_t, perm):
+def _gat_aggregate_fake(rowptr, col, x, a_src, a_dst, negative_slope):
     return x.new_empty((rowptr.shape[0] - 1, x.shape[1])), x.new_empty((col.shape[0], a_src.shape[1]))
 
 
@@ -81,7 +85,7 @@ def _gat_aggregate_backward_fake(rowptr, col, x, a_src, a_dst, alpha, grad_out, 
 @torch.library.register_fake("graphkit::segment_reduce")
 def _segment_reduce_fake(rowptr, src, reduce):
     m = rowptr.shape[0] - 1
-    return src.new_empty((m, src.shape[1])), src.new_empty((m, src.shape[1]) if reduce >= 2 else (0,),
+    return src.new_empty((m, src.shape[1])), src.new_empty((m, src.shape[1]) if reduce in _ARG_REDUCTIONS else (0,),
                                                            dtype=torch.long)
 
 
@@ -96,7 +100,7 @@ def _gather_backward_fake(ptr, perm, grad):
 
 
 @torch.library.register_fake("graphkit::neighbor_sets")
-def _neighbor_sets_fake(rowptr, col, first, second, mode):
+def _neighbor_sets_fake(rowptr, col, first, second, which):
     ctx = torch.library.get_ctx()
     return first.new_empty((first.shape[0] + 1,), dtype=torch.long), \
         col.new_empty((ctx.new_dynamic_size(),))
@@ -108,7 +112,7 @@ def _csr_transpose_fake(rowptr, col, num_cols):
 
 
 @torch.library.register_fake("graphkit::block_spmm")
-def _block_spmm_fake(rowptr, col, blocks, x, colptr, row_t, perm):
+def _block_spmm_fake(rowptr, col, blocks, x):
     return x.new_empty((rowptr.shape[0] - 1, x.shape[1], x.shape[2]))
 
 
@@ -147,7 +151,67 @@ def _random_walk_fake(rowptr, col, start, walk_length, p, q, seed):
     return start.new_empty((start.shape[0], walk_length + 1), dtype=torch.long)
 
 
+@torch.library.register_fake("graphkit::sgns_train")
+def _sgns_train_fake(walks, num_nodes, dim, window, negative, epochs, alpha, min_alpha, sample, seed):
+    return walks.new_empty((num_nodes, dim), dtype=torch.float32)
+
+
 # ----------------------------------------------------------------------------- autograd
+_AUTOGRAD: Dict[str, Tuple[Callable, Callable]] = {}
+
+
+def _register_autograd(name: str, backward: Callable, setup_context: Callable) -> None:
+    """``torch.library.register_autograd`` for ``graphkit::<name>``, keeping the pair for :class:`_WithAdj`."""
+    torch.library.register_autograd(f"graphkit::{name}", backward, setup_context=setup_context)
+    _AUTOGRAD[name] = (setup_context, backward)
+
+
+class _WithAdj(torch.autograd.Function):
+    """A differentiable op called from an :class:`Adj`: the op's registered ``setup_context`` and
+    backward, with the Adj (and the other attributes given) set on ``ctx`` after the setup, so
+    that the backward reads the transpose cached on the Adj rather than taking it as an op input.
+    Arguments: the op's inputs, then ``(name, attributes)``."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        *inputs, (name, attributes) = args
+        output = getattr(_ops, name)(*inputs)
+        _AUTOGRAD[name][0](ctx, tuple(inputs), output)
+        ctx.op_name = name
+        for key, value in attributes.items():
+            setattr(ctx, key, value)
+        return output
+
+    @staticmethod
+    def backward(ctx, *grads):
+        needs_input_grad = ctx.needs_input_grad
+        try:  # the op's backward sees its own inputs only, as under register_autograd
+            ctx.needs_input_grad = needs_input_grad[:-1]
+            return (*_AUTOGRAD[ctx.op_name][1](ctx, *grads), None)
+        finally:
+            ctx.needs_input_grad = needs_input_grad
+
+
+def _call(name: str, adj: Adj, *inputs, **attributes):
+    """``torch.ops.graphkit.<name>(*inputs)`` on the structure of ``adj``, differentiable through
+    :class:`_WithAdj` (``ctx.adj = adj`` and ``attributes``) when an input requires grad."""
+    if torch.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+        return _WithAdj.apply(*inputs, (name, dict(attributes, adj=adj)))
+    return getattr(_ops, name)(*inputs)
+
+
+def _graph(ctx, rowptr: Tensor, col: Tensor, num_cols: int) -> Adj:
+    """The Adj a differentiable op was called from (``ctx.adj``: its caches hold the transpose), or,
+    for an op called directly, the graph of its CSR arrays (the transpose is then built here)."""
+    return ctx.adj if ctx.adj is not None else Adj.trusted(rowptr, col, None, (rowptr.shape[0] - 1, num_cols))
+
+
+def _transpose(adj: Adj, col: Tensor) -> Tuple[Tensor, ...]:
+    """``(colptr, row, perm)`` of ``adj`` in the index dtype of the op's ``col`` (that of
+    ``adj.int32()`` for an op called from ``adj``, so nothing is converted there)."""
+    return tuple(t.to(col.dtype) for t in _csc_int32(adj))
+
+
 def _expand_rows(rowptr: Tensor) -> Tensor:
     return torch.repeat_interleave(torch.arange(rowptr.numel() - 1, device=rowptr.device), rowptr.diff())
 
@@ -157,37 +221,47 @@ def _inverse_degree(rowptr: Tensor, dtype: torch.dtype) -> Tensor:
 
 
 def _spmm_setup(ctx, inputs, output):
-    rowptr, col, weight, x, reduce, colptr, row_t, perm, weight_t = inputs
+    rowptr, col, weight, x, reduce = inputs
     ctx.reduce = reduce
     ctx.num_src = x.shape[0]
     ctx.weight_is_2d = weight is not None and weight.dim() == 2
     ctx.has_weight = weight is not None
-    ctx.has_weight_t = weight_t is not None
+    ctx.adj = None
+    # the weights are the Adj's own values (or none) and need no gradient: the backward of the sum
+    # and mean may read them in CSC order from the Adj's cache (set by spmm below)
+    ctx.weights_in_adj = False
     none = x.new_empty(0)
-    ctx.save_for_backward(rowptr, col, none if weight is None else weight, x, colptr, row_t, perm, output[1],
-                          none if weight_t is None else weight_t)
+    ctx.save_for_backward(rowptr, col, none if weight is None else weight, x, output[1])
 
 
 def _spmm_backward(ctx, grad_out, _grad_arg):
-    rowptr, col, weight, x, colptr, row_t, perm, arg, weight_t = ctx.saved_tensors
+    rowptr, col, weight, x, arg = ctx.saved_tensors
     weight = weight if ctx.has_weight else None
-    empty = col.new_empty(0)
     heads = weight.shape[1] if ctx.weight_is_2d else 1
     grad_x = grad_weight = None
-    if ctx.reduce <= 1:  # sum / mean: the transpose times grad_out, and per-edge dot products
-        if ctx.reduce == 1 and not ctx.has_weight_t:  # (weight_t has the 1 / degree folded in)
+    if ctx.reduce not in _ARG_REDUCTIONS:  # sum / mean: the transpose times grad_out, and per-edge dot products
+        adj = _graph(ctx, rowptr, col, ctx.num_src)
+        scatter = _scatter_backward(adj, x, ctx.reduce)
+        transpose = weight_t = None
+        if ctx.needs_input_grad[3] and not scatter:
+            transpose = _transpose(adj, col)
+            if ctx.weights_in_adj:  # cached, read in sequence (with the mean's 1 / degree folded in)
+                weight_t = adj.csc_weights(mean=ctx.reduce == "mean", weighted=ctx.has_weight)
+                weight_t = None if weight_t is None else weight_t.to(x.dtype)
+        if ctx.reduce == "mean" and weight_t is None:
             grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
-        if ctx.needs_input_grad[3] and colptr.numel() == 0:  # no transpose: scatter through the CSR
+        if ctx.needs_input_grad[3] and scatter:  # no transpose: scatter through the CSR
             grad_x = _ops.spmm_transpose_scatter(rowptr, col, weight, grad_out, ctx.num_src)
-        elif ctx.needs_input_grad[3] and ctx.has_weight_t:  # weights already in CSC order
-            grad_x = _ops.spmm_transpose(colptr, row_t, perm.new_empty(0), weight_t, grad_out)
+        elif ctx.needs_input_grad[3] and weight_t is not None:  # weights already in CSC order
+            grad_x = _ops.spmm_transpose(transpose[0], transpose[1], col.new_empty(0), weight_t, grad_out)
         elif ctx.needs_input_grad[3]:
-            grad_x = _ops.spmm_transpose(colptr, row_t, perm, weight, grad_out)
+            grad_x = _ops.spmm_transpose(*transpose, weight, grad_out)
         if ctx.needs_input_grad[2]:
-            grad_weight = _ops.sddmm(rowptr, col, grad_out, x, heads, empty, empty, empty)
+            grad_weight = _ops.sddmm(rowptr, col, grad_out, x, heads)
             grad_weight = grad_weight if ctx.weight_is_2d else grad_weight.view(-1)
     else:  # max / min: the gradient goes to the arg entry of each output element
         if ctx.needs_input_grad[3]:
+            colptr, row_t, perm = _transpose(_graph(ctx, rowptr, col, ctx.num_src), col)
             grad_x = _ops.spmm_arg_backward(colptr, row_t, perm, weight, arg, grad_out, ctx.num_src)
         if ctx.needs_input_grad[2] and col.numel() == 0:
             grad_weight = torch.zeros_like(weight)
@@ -201,31 +275,31 @@ def _spmm_backward(ctx, grad_out, _grad_arg):
             flat = (safe * heads + feature).view(-1)
             grad_weight = grad_out.new_zeros(num_edges * heads).index_add_(0, flat, contrib.view(-1))
             grad_weight = grad_weight.view(num_edges, heads) if ctx.weight_is_2d else grad_weight
-    return None, None, grad_weight, grad_x, None, None, None, None, None
+    return None, None, grad_weight, grad_x, None
 
 
-torch.library.register_autograd("graphkit::spmm", _spmm_backward, setup_context=_spmm_setup)
+_register_autograd("spmm", _spmm_backward, _spmm_setup)
 
 
 def _sddmm_setup(ctx, inputs, output):
-    rowptr, col, a, b, heads, colptr, row_t, perm = inputs
+    rowptr, col, a, b, heads = inputs
     ctx.heads = heads
-    ctx.save_for_backward(rowptr, col, a, b, colptr, row_t, perm)
+    ctx.adj = None
+    ctx.save_for_backward(rowptr, col, a, b)
 
 
 def _sddmm_backward(ctx, grad):
-    rowptr, col, a, b, colptr, row_t, perm = ctx.saved_tensors
+    rowptr, col, a, b = ctx.saved_tensors
     grad_a = grad_b = None
-    empty = col.new_empty(0)
     weight = grad if ctx.heads > 1 else grad.view(-1)
     if ctx.needs_input_grad[2]:
-        grad_a = _ops.spmm(rowptr, col, weight, b, 0, empty, empty, empty)[0]
+        grad_a = _ops.spmm(rowptr, col, weight, b, "sum")[0]
     if ctx.needs_input_grad[3]:
-        grad_b = _ops.spmm_transpose(colptr, row_t, perm, weight, a)
-    return None, None, grad_a, grad_b, None, None, None, None
+        grad_b = _ops.spmm_transpose(*_transpose(_graph(ctx, rowptr, col, b.shape[0]), col), weight, a)
+    return None, None, grad_a, grad_b, None
 
 
-torch.library.register_autograd("graphkit::sddmm", _sddmm_backward, setup_context=_sddmm_setup)
+_register_autograd("sddmm", _sddmm_backward, _sddmm_setup)
 
 
 def _softmax_setup(ctx, inputs, output):
@@ -241,21 +315,23 @@ torch.library.register_autograd("graphkit::segment_softmax", _softmax_backward, 
 
 
 def _gat_setup(ctx, inputs, output):
-    rowptr, col, x, a_src, a_dst, negative_slope, colptr, row_t, perm = inputs
+    rowptr, col, x, a_src, a_dst, negative_slope = inputs
     ctx.negative_slope = negative_slope
-    ctx.save_for_backward(rowptr, col, x, a_src, a_dst, colptr, row_t, perm, output[1])
+    ctx.adj = None
+    ctx.save_for_backward(rowptr, col, x, a_src, a_dst, output[1])
 
 
 def _gat_backward(ctx, grad_out, grad_alpha):
-    rowptr, col, x, a_src, a_dst, colptr, row_t, perm, alpha = ctx.saved_tensors
+    rowptr, col, x, a_src, a_dst, alpha = ctx.saved_tensors
     grad_out = x.new_zeros((rowptr.numel() - 1, x.shape[1])) if grad_out is None else grad_out
     grad_alpha = alpha.new_empty(0) if grad_alpha is None else grad_alpha
+    colptr, row_t, perm = _transpose(_graph(ctx, rowptr, col, x.shape[0]), col)
     grad_x, grad_src, grad_dst = _ops.gat_aggregate_backward(rowptr, col, x, a_src, a_dst, alpha, grad_out,
                                                              grad_alpha, ctx.negative_slope, colptr, row_t, perm)
-    return None, None, grad_x, grad_src, grad_dst, None, None, None, None
+    return None, None, grad_x, grad_src, grad_dst, None
 
 
-torch.library.register_autograd("graphkit::gat_aggregate", _gat_backward, setup_context=_gat_setup)
+_register_autograd("gat_aggregate", _gat_backward, _gat_setup)
 
 
 def _segment_reduce_setup(ctx, inputs, output):
@@ -266,8 +342,8 @@ def _segment_reduce_setup(ctx, inputs, output):
 
 def _segment_reduce_backward(ctx, grad_out, _grad_arg):
     rowptr, arg = ctx.saved_tensors
-    if ctx.reduce <= 1:  # every message of row i receives grad_out[i] (/ deg i for the mean)
-        if ctx.reduce == 1:
+    if ctx.reduce not in _ARG_REDUCTIONS:  # every message of row i receives grad_out[i] (/ deg i for the mean)
+        if ctx.reduce == "mean":
             grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
         return None, _ops.gather(grad_out, _expand_rows(rowptr)), None
     width = grad_out.shape[1]
@@ -280,23 +356,18 @@ def _segment_reduce_backward(ctx, grad_out, _grad_arg):
 torch.library.register_autograd("graphkit::segment_reduce", _segment_reduce_backward,
                                 setup_context=_segment_reduce_setup)
 
-_GROUPS: Dict[int, tuple] = {}
-
-
 def _index_groups(index: Tensor, num_rows: int) -> Tuple[Tensor, Tensor]:
-    """``(ptr [num_rows + 1], perm [K])``: the positions of ``index`` grouped by value (stable), cached
-    on the tensor's identity and version like :func:`graphkit.to_adj`."""
-    key = id(index)
-    entry = _GROUPS.get(key)
-    if entry is not None and entry[0]() is index and entry[1] == index._version and entry[2] == num_rows:
-        return entry[3]
-    perm = torch.argsort(index, stable=True)
-    ptr = torch.zeros(num_rows + 1, dtype=torch.long, device=index.device)
-    torch.cumsum(torch.bincount(index, minlength=num_rows), 0, out=ptr[1:])
-    small = index.numel() < 2 ** 31 and num_rows < 2 ** 31
-    groups = (ptr.int(), perm.int()) if small else (ptr, perm)
-    _GROUPS[key] = (weakref.ref(index, lambda _, k=key: _GROUPS.pop(k, None)), index._version, num_rows, groups)
-    return groups
+    """``(ptr [num_rows + 1], perm [K])``: the positions of ``index`` grouped by value (stable), kept
+    with the tensor (:func:`graphkit.adj.tensor_cache`, like the Adj of :func:`graphkit.to_adj`)."""
+    cache = tensor_cache(index)
+    entry = cache.get("index_groups")
+    if entry is None or entry[0] != num_rows:
+        perm = torch.argsort(index, stable=True)
+        ptr = torch.zeros(num_rows + 1, dtype=torch.long, device=index.device)
+        torch.cumsum(torch.bincount(index, minlength=num_rows), 0, out=ptr[1:])
+        small = index.numel() < 2 ** 31 and num_rows < 2 ** 31
+        entry = cache["index_groups"] = (num_rows, (ptr.int(), perm.int()) if small else (ptr, perm))
+    return entry[1]
 
 
 def _gather_setup(ctx, inputs, output):
@@ -313,18 +384,22 @@ torch.library.register_autograd("graphkit::gather", _gather_backward, setup_cont
 
 
 def _block_spmm_setup(ctx, inputs, output):
-    rowptr, col, blocks, x, colptr, row_t, perm = inputs
-    ctx.save_for_backward(rowptr, col, blocks, x, colptr, row_t, perm)
+    rowptr, col, blocks, x = inputs
+    ctx.adj = None
+    ctx.save_for_backward(rowptr, col, blocks, x)
 
 
 def _block_spmm_backward(ctx, grad):
-    rowptr, col, blocks, x, colptr, row_t, perm = ctx.saved_tensors
+    rowptr, col, blocks, x = ctx.saved_tensors
     grad_blocks = _ops.block_spmm_blocks_grad(rowptr, col, grad, x) if ctx.needs_input_grad[2] else None
-    grad_x = _ops.block_spmm_transpose(colptr, row_t, perm, blocks, grad) if ctx.needs_input_grad[3] else None
-    return None, None, grad_blocks, grad_x, None, None, None
+    grad_x = None
+    if ctx.needs_input_grad[3]:
+        colptr, row_t, perm = _transpose(_graph(ctx, rowptr, col, x.shape[0]), col)
+        grad_x = _ops.block_spmm_transpose(colptr, row_t, perm, blocks, grad)
+    return None, None, grad_blocks, grad_x
 
 
-torch.library.register_autograd("graphkit::block_spmm", _block_spmm_backward, setup_context=_block_spmm_setup)
+_register_autograd("block_spmm", _block_spmm_backward, _block_spmm_setup)
 
 
 def _pair_product_setup(ctx, inputs, output):
@@ -369,10 +444,8 @@ def _flat(t: Tensor) -> Tensor:
 def _csc_int32(adj: Adj) -> Tuple[Tensor, Tensor, Tensor]:
     """``adj.csc_int32()``, built on the CPU by the counting-sort kernel (O(E + N)) instead of a
     comparison sort, and kept in the Adj's structure cache."""
-    shared = adj._structure_cache()
-    if adj.device.type == "cpu" and "csc_int32" not in shared and "csc" not in shared and adj.num_edges:
-        rowptr, col = adj.int32()
-        adj.adopt_csc(*_ops.csr_transpose(rowptr, col, adj.shape[1]))
+    if adj.device.type == "cpu" and adj.num_edges:
+        return adj.csc_int32(lambda: _ops.csr_transpose(*adj.int32(), adj.shape[1]))
     return adj.csc_int32()
 
 
@@ -398,18 +471,8 @@ def _scatter_backward(adj: Adj, x: Tensor, reduce: str) -> bool:
 
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
     rowptr, col = adj.int32()  # half the index traffic of int64
-    weight_t = None
-    needs_grad = torch.is_grad_enabled() and x.requires_grad
-    if needs_grad and _scatter_backward(adj, x, reduce):
-        colptr = row_t = perm = col.new_empty(0)  # the backward scatters through the CSR
-    elif needs_grad:  # the transpose serves only the gradient of x
-        colptr, row_t, perm = _csc_int32(adj)
-        if reduce in ("sum", "mean") and (weight is None or (weight is adj.value and not weight.requires_grad)):
-            weight_t = adj.csc_weights(mean=reduce == "mean", weighted=weight is not None)  # cached; in sequence
-            weight_t = None if weight_t is None else weight_t.to(x.dtype)
-    else:
-        colptr = row_t = perm = col.new_empty(0)
-    out, _ = _ops.spmm(rowptr, col, weight, _flat(x), _REDUCE[reduce], colptr, row_t, perm, weight_t)
+    weights_in_adj = weight is None or (weight is adj.value and not weight.requires_grad)
+    out, _ = _call("spmm", adj, rowptr, col, weight, _flat(x), reduce, weights_in_adj=weights_in_adj)
     return out.view((adj.shape[0],) + tuple(x.shape[1:]))
 
 
@@ -417,10 +480,8 @@ def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
     if op != "dot" or a.dim() > 3:
         return reference.sddmm(adj, a, b, op)
     heads = a.shape[1] if a.dim() == 3 else 1
-    colptr, row_t, perm = _csc_int32(adj)
     rowptr, col = adj.int32()
-    out = _ops.sddmm(rowptr, col, _flat(a), _flat(b), heads,
-                     colptr, row_t, perm)
+    out = _call("sddmm", adj, rowptr, col, _flat(a), _flat(b), heads)
     return out if a.dim() == 3 else out.view(-1)
 
 
@@ -431,15 +492,13 @@ def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
 
 
 def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, negative_slope: float = 0.2):
-    colptr, row_t, perm = _csc_int32(adj)
     rowptr, col = adj.int32()
-    out, alpha = _ops.gat_aggregate(rowptr, col, _flat(x), score_src, score_dst,
-                                    float(negative_slope), colptr, row_t, perm)
+    out, alpha = _call("gat_aggregate", adj, rowptr, col, _flat(x), score_src, score_dst, float(negative_slope))
     return out.view((adj.shape[0],) + tuple(x.shape[1:])), alpha
 
 
 def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
-    out, _ = _ops.segment_reduce(adj.int32()[0], _flat(src), _REDUCE[reduce])
+    out, _ = _ops.segment_reduce(adj.int32()[0], _flat(src), reduce)
     return out.view((adj.shape[0],) + tuple(src.shape[1:]))
 
 
@@ -455,8 +514,8 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
 
 def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common") -> Adj:
     rowptr, col = adj.int32()
-    ptr, nodes = _ops.neighbor_sets(rowptr, col, first, second, reference.NEIGHBOR_SETS.index(which))
-    return Adj(ptr, nodes, None, (first.shape[0], adj.shape[1]))
+    ptr, nodes = _ops.neighbor_sets(rowptr, col, first, second, which)
+    return Adj.trusted(ptr, nodes, None, (first.shape[0], adj.shape[1]))
 
 
 def dropout(x: Tensor, p: float, seed: int, relu: bool = False) -> Tensor:
@@ -469,5 +528,12 @@ def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
 
 def block_spmm(adj: Adj, blocks: Tensor, x: Tensor) -> Tensor:
     rowptr, col = adj.int32()
-    colptr, row_t, perm = _csc_int32(adj) if adj.device.type == "cpu" else adj.csc_int32()
-    return _ops.block_spmm(rowptr, col, blocks, x, colptr, row_t, perm)
+    return _call("block_spmm", adj, rowptr, col, blocks, x)
+
+
+def sgns_train(walks: Tensor, num_nodes: int, dim: int, window: int = 5, negative: int = 5, epochs: int = 1,
+               alpha: float = 0.025, min_alpha: float = 0.0001, sample: float = 1e-3, seed: int = 0) -> Tensor:
+    """The kernel runs on the CPU (Hogwild threads): walks on another device are trained there and
+    the vectors returned to the walks' device."""
+    vectors = _ops.sgns_train(walks.cpu(), num_nodes, dim, window, negative, epochs, alpha, min_alpha, sample, seed)
+    return vectors.to(walks.device)

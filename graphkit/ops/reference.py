@@ -27,11 +27,7 @@ _EDGE_CHUNK_ELEMENTS = 1 << 24  # bound on the [chunk, F] temporaries of edge-wi
 
 # ----------------------------------------------------------------------------- helpers
 def _ones(adj: Adj, dtype: torch.dtype) -> Tensor:
-    key = ("ones", dtype, adj.device)
-    out = adj._cache.get(key)
-    if out is None:
-        out = adj._cache[key] = torch.ones(adj.num_edges, dtype=dtype, device=adj.device)
-    return out
+    return adj.structure_cached(("ones", dtype), lambda: torch.ones(adj.num_edges, dtype=dtype, device=adj.device))
 
 
 def _csr_matmul(adj: Adj, value: Optional[Tensor], x: Tensor) -> Tensor:
@@ -275,7 +271,7 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
         kept = b[~torch.isin(b, a)]
     ptr = torch.zeros(num_pairs + 1, dtype=torch.long, device=first.device)
     torch.cumsum(torch.bincount(kept // n, minlength=num_pairs), 0, out=ptr[1:])
-    return Adj(ptr, kept % n, None, (num_pairs, n))
+    return Adj.trusted(ptr, kept % n, None, (num_pairs, n))
 
 
 # splitmix64 constants as signed int64 (torch has no uint64 arithmetic; products wrap mod 2^64)
@@ -304,3 +300,57 @@ def dropout(x: Tensor, p: float, seed: int, relu: bool = False) -> Tensor:
         x = torch.relu(x)
     keep = dropout_keep(x.numel(), p, seed, x.device).view(x.shape)
     return x * keep.to(x.dtype) * (1.0 / (1.0 - p))
+
+
+_SGNS_BATCH = 1024  # (context, centre) pairs per SGD step of the reference skip-gram
+
+
+def sgns_train(walks: Tensor, num_nodes: int, dim: int, window: int = 5, negative: int = 5, epochs: int = 1,
+               alpha: float = 0.025, min_alpha: float = 0.0001, sample: float = 1e-3, seed: int = 0) -> Tensor:
+    """Skip-gram with negative sampling, word2vec's model as the native kernel trains it (subsampling
+    of frequent nodes, each position's window shrunk by a random ``b``, every context node predicting
+    the centre against ``negative`` unigram^0.75 draws, a linearly decaying learning rate), by SGD
+    on batches of (context, centre) pairs in a random order. A batch is updated at once rather than
+    pair after pair, so the vectors differ from the kernel's for the same seed."""
+    device = walks.device
+    walks = walks.long()
+    if walks.numel() and (int(walks.min()) < 0 or int(walks.max()) >= num_nodes):
+        raise ValueError(f"sgns_train: walks hold node ids outside [0, {num_nodes})")
+    gen = torch.Generator(device=device).manual_seed(seed)
+    count = torch.bincount(walks.view(-1), minlength=num_nodes).double()
+    noise = count.pow(0.75)
+    threshold = sample * walks.numel()
+    keep = ((count / threshold).sqrt() + 1) * threshold / count.clamp(min=1) if sample > 0 else None
+    syn0 = (torch.rand(num_nodes, dim, generator=gen, device=device) - 0.5) / dim
+    syn1 = torch.zeros(num_nodes, dim, device=device)
+    rows = torch.arange(walks.shape[0], device=device).unsqueeze(1).expand_as(walks)
+    for epoch in range(epochs):
+        kept = torch.ones_like(walks, dtype=torch.bool) if keep is None else \
+            torch.rand(walks.shape, generator=gen, device=device) < keep[walks]
+        sentences = torch.full_like(walks, -1)  # the kept nodes of each walk, moved to its front
+        sentences[rows[kept], kept.cumsum(1)[kept] - 1] = walks[kept]
+        reach = window - torch.randint(0, window, walks.shape, generator=gen, device=device)  # window - b
+        centres, contexts = [], []
+        for offset in range(1, window + 1):
+            left, right = sentences[:, :-offset], sentences[:, offset:]
+            both = (left >= 0) & (right >= 0)
+            for centre, context, span in ((left, right, reach[:, :-offset]), (right, left, reach[:, offset:])):
+                valid = both & (span >= offset)
+                centres.append(centre[valid])
+                contexts.append(context[valid])
+        centre, context = torch.cat(centres), torch.cat(contexts)
+        order = torch.randperm(centre.numel(), generator=gen, device=device)
+        for start in range(0, order.numel(), _SGNS_BATCH):
+            batch = order[start:start + _SGNS_BATCH]
+            lr = max(min_alpha, alpha - (alpha - min_alpha) * (epoch + start / order.numel()) / epochs)
+            draws = torch.multinomial(noise, batch.numel() * negative, replacement=True, generator=gen) \
+                if negative else batch.new_empty(0)
+            targets = torch.cat([centre[batch, None], draws.view(batch.numel(), negative)], 1)  # [B, 1 + negative]
+            label = (torch.arange(negative + 1, device=device) == 0).float()
+            skip = targets[:, 1:] == targets[:, :1]  # a negative equal to the centre is skipped
+            h, out = syn0[context[batch]], syn1[targets]  # [B, D], [B, 1 + negative, D]
+            g = (label - torch.sigmoid(torch.einsum("bd,bkd->bk", h, out))) * lr
+            g[:, 1:].masked_fill_(skip, 0.0)
+            syn0.index_add_(0, context[batch], torch.einsum("bk,bkd->bd", g, out))
+            syn1.index_add_(0, targets.view(-1), (g.unsqueeze(-1) * h.unsqueeze(1)).view(-1, dim))
+    return syn0

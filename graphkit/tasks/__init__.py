@@ -1,7 +1,17 @@
-"""Task trainers and heads."""
-from .node_classification import (NodeClassification, NodeClassificationReport, RunResult, check_node_data,
-                                  default_config, load_config)
-from .link_prediction import LinkPrediction, LinkPredictionReport
+"""Tasks on the engine: what one step computes and how to evaluate, and the estimators that run
+seeds and splits (node classification, link prediction)."""
+from . import presets
+from .base import TaskEstimator
+from .link_prediction import (
+    PREDICTORS,
+    LinkModel,
+    LinkPrediction,
+    LinkPredictionConfig,
+    LinkPredictionTask,
+    build_link_model,
+)
+from .node_classification import NodeClassification, NodeClassificationConfig, NodeClassificationTask, check_node_data
 
-__all__ = ["LinkPrediction", "LinkPredictionReport", "NodeClassification", "NodeClassificationReport", "RunResult", "check_node_data",
-           "default_config", "load_config"]
+__all__ = ["LinkModel", "LinkPrediction", "LinkPredictionConfig", "LinkPredictionTask", "NodeClassification",
+           "NodeClassificationConfig", "NodeClassificationTask", "PREDICTORS", "TaskEstimator", "build_link_model",
+           "check_node_data", "presets"]

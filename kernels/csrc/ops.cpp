@@ -25,12 +25,13 @@ int64_t threads_used(int64_t n) {
 
 TORCH_LIBRARY(graphkit, m) {
   m.def("threads_used(int n) -> int", &threads_used);
+  // Forward ops take their forward inputs only: the transpose (CSC) a backward needs comes from
+  // the autograd context (graphkit/ops/native.py), and the backward ops below take it as input.
+  // Reductions are named by strings (reduce.h), as are neighbour sets (row_sets.h).
+  //
   // out[i] = reduce_{e in row i} w[e] * x[col[e]]; x [N, F], w [E] or [E, H] (F % H == 0).
-  // reduce: 0 sum, 1 mean, 2 max, 3 min. arg [M, F] (int64, E for empty) only for max/min.
-  // colptr/row_t/perm: the transpose (CSC), used only by the backward.
-  // weight_t: the same weights in CSC order (optional), so the backward reads them in sequence.
-  m.def("spmm(Tensor rowptr, Tensor col, Tensor? weight, Tensor x, int reduce, "
-        "Tensor colptr, Tensor row_t, Tensor perm, Tensor? weight_t=None) -> (Tensor, Tensor)");
+  // reduce: "sum", "mean", "max" or "min". arg [M, F] (int64, E for empty) only for max/min.
+  m.def("spmm(Tensor rowptr, Tensor col, Tensor? weight, Tensor x, str reduce) -> (Tensor, Tensor)");
   // out[j] = sum over the entries k of CSC column j of w[perm[k]] * x[row_t[k]] (w[k] when perm
   // is empty): the transposed product (the backward of the sum/mean spmm with respect to x),
   // deterministic, no atomics.
@@ -44,8 +45,7 @@ TORCH_LIBRARY(graphkit, m) {
   m.def("spmm_arg_backward(Tensor colptr, Tensor row_t, Tensor perm, Tensor? weight, "
         "Tensor arg, Tensor grad_out, int num_src) -> Tensor");
   // out[e, h] = <a[row[e], h, :], b[col[e], h, :]>; a [M, H*C], b [N, H*C].
-  m.def("sddmm(Tensor rowptr, Tensor col, Tensor a, Tensor b, int heads, "
-        "Tensor colptr, Tensor row_t, Tensor perm) -> Tensor");
+  m.def("sddmm(Tensor rowptr, Tensor col, Tensor a, Tensor b, int heads) -> Tensor");
   // Softmax of scores [E, H] over each CSR row, and its backward.
   m.def("segment_softmax(Tensor rowptr, Tensor scores) -> Tensor");
   m.def("segment_softmax_backward(Tensor rowptr, Tensor out, Tensor grad) -> Tensor");
@@ -53,54 +53,57 @@ TORCH_LIBRARY(graphkit, m) {
   // alpha = softmax_j(leaky_relu(a_dst[i,h] + a_src[j,h])), out[i,h,:] = sum_j alpha * x[j,h,:].
   // x [N, H*C], a_src [N, H], a_dst [M, H] -> (out [M, H*C], alpha [E, H]); nothing [E, F] is made.
   m.def("gat_aggregate(Tensor rowptr, Tensor col, Tensor x, Tensor a_src, Tensor a_dst, "
-        "float negative_slope, Tensor colptr, Tensor row_t, Tensor perm) -> (Tensor, Tensor)");
+        "float negative_slope) -> (Tensor, Tensor)");
   // Its backward: (grad_x, grad_a_src, grad_a_dst) in a pass over rows and one over the CSC
-  // columns; grad_alpha [E, H] (or empty) is a gradient reaching alpha directly.
+  // columns (colptr, row_t, perm: the transpose, in rowptr's dtype); grad_alpha [E, H] (or empty)
+  // is a gradient reaching alpha directly.
   m.def("gat_aggregate_backward(Tensor rowptr, Tensor col, Tensor x, Tensor a_src, Tensor a_dst, "
         "Tensor alpha, Tensor grad_out, Tensor grad_alpha, float negative_slope, Tensor colptr, "
         "Tensor row_t, Tensor perm) -> (Tensor, Tensor, Tensor)");
   // out[i] = reduce over the entries k of row i of src[k] ([E, F] messages in CSR order), with
-  // the arg entry for max/min (E for an empty row); gather: out[k] = x[index[k]].
-  m.def("segment_reduce(Tensor rowptr, Tensor src, int reduce) -> (Tensor, Tensor)");
+  // the arg entry for max/min (E for an empty row).
+  m.def("segment_reduce(Tensor rowptr, Tensor src, str reduce) -> (Tensor, Tensor)");
+  // out[k] = x[index[k]]; an index outside [0, N) is an error.
   m.def("gather(Tensor x, Tensor index) -> Tensor");
   // The backward of gather: out[n] = sum over the entries k of ptr-group n of grad[perm[k]],
   // where (ptr, perm) groups the positions of index by value (a CSR of the index).
   m.def("gather_backward(Tensor ptr, Tensor perm, Tensor grad) -> Tensor");
   // Walks of walk_length steps along the CSR rows (row = current node, col = next node) from
-  // every start node; node2vec's p/q bias by rejection sampling (no alias tables). A node without
-  // neighbours repeats itself. Walk w draws from its own counter-based stream (seed, w), so the
-  // result does not depend on the thread count. Returns [S, walk_length + 1] int64.
-  // Skip-gram with negative sampling over walks [W, L] (node ids < num_nodes), word2vec.c's
-  // algorithm (window shrinking, unigram^0.75 negatives, subsampling, linear learning-rate decay),
-  // Hogwild over threads. Returns the input vectors [num_nodes, dim] float32.
-  m.def("sgns_train(Tensor walks, int num_nodes, int dim, int window, int negative, int epochs, "
-        "float alpha, float min_alpha, float sample, int seed) -> Tensor");
+  // every start node (an id outside the rows is an error); node2vec's p/q bias by rejection
+  // sampling (no alias tables). A node without neighbours repeats itself. Walk w draws from its
+  // own counter-based stream (seed, w), so the result does not depend on the thread count.
+  // Returns [S, walk_length + 1] int64.
   m.def("random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, float p, float q, "
         "int seed) -> Tensor");
-  // For each pair p, the set of ids in CSR rows first[p] and second[p] (mode 0), in row first[p]
-  // only (1) or in row second[p] only (2), repeated ids counted once: ptr [P+1] int64 and nodes
-  // [K] in col's dtype, pair p's ids ascending in nodes[ptr[p]:ptr[p+1]]. Rows must be sorted.
-  m.def("neighbor_sets(Tensor rowptr, Tensor col, Tensor first, Tensor second, int mode) -> (Tensor, Tensor)");
-  // Dropout with probability p (elements kept with the counter-based draw of dropout_mask.h, scaled
-  // by 1 / (1 - p)), applied after a ReLU when relu is set; and its backward, which redraws the
-  // mask from (seed, index) or, after a ReLU, reads it off out (out > 0 where the gradient passes).
+  // Skip-gram with negative sampling over walks [W, L] (node ids < num_nodes), word2vec.c's
+  // algorithm (window shrinking, unigram^0.75 negatives, subsampling, linear learning-rate decay),
+  // Hogwild over threads. Returns the input vectors [num_nodes, dim] float32. CPU only.
+  m.def("sgns_train(Tensor walks, int num_nodes, int dim, int window, int negative, int epochs, "
+        "float alpha, float min_alpha, float sample, int seed) -> Tensor");
+  // For each pair p, the set of ids in CSR rows first[p] and second[p] (which = "common"), in row
+  // first[p] only ("first_only") or in row second[p] only ("second_only"), repeated ids counted
+  // once: ptr [P+1] int64 and nodes [K] in col's dtype, pair p's ids ascending in
+  // nodes[ptr[p]:ptr[p+1]]. Rows must be sorted; a row id outside the rows is an error.
+  m.def("neighbor_sets(Tensor rowptr, Tensor col, Tensor first, Tensor second, str which) -> (Tensor, Tensor)");
   // The transpose of a CSR matrix with num_cols columns: (colptr [num_cols + 1], row [E], perm [E])
   // in col's dtype, perm[k] the CSR position of CSC entry k; rows ascending within each column
-  // (a stable counting sort, O(E + num_cols)).
+  // (a stable counting sort, O(E + num_cols)). CPU only.
   m.def("csr_transpose(Tensor rowptr, Tensor col, int num_cols) -> (Tensor, Tensor, Tensor)");
   // Block-sparse product: out[i] = sum over the entries k of row i of blocks[k] @ x[col[k]]
   // (blocks [E, d, d], x [N, d, C] -> [M, d, C]); its transpose through the CSC arrays (blocks
   // transposed, perm maps CSC to CSR entries), and the blocks' gradient grad[row] @ x[col]^T.
-  // colptr/row_t/perm: the transpose, used only by the backward.
-  m.def("block_spmm(Tensor rowptr, Tensor col, Tensor blocks, Tensor x, Tensor colptr, Tensor row_t, "
-        "Tensor perm) -> Tensor");
+  m.def("block_spmm(Tensor rowptr, Tensor col, Tensor blocks, Tensor x) -> Tensor");
   m.def("block_spmm_transpose(Tensor colptr, Tensor row_t, Tensor perm, Tensor blocks, Tensor grad) -> Tensor");
   m.def("block_spmm_blocks_grad(Tensor rowptr, Tensor col, Tensor grad, Tensor x) -> Tensor");
-  // out[p] = x[first[p]] * x[second[p]] ([P, F]); the backward groups the 2P pair ends by node
-  // (ptr [N + 1], ends [2P]: end k < P is first[k], else second[k - P]; other[k]: the other end's
-  // node) and sums grad[pair] * x[other] per node, without atomics.
+  // out[p] = x[first[p]] * x[second[p]] ([P, F]; an id outside [0, N) is an error); the backward
+  // groups the 2P pair ends by node (ptr [N + 1], ends [2P]: end k < P is first[k], else
+  // second[k - P]; other[k]: the other end's node) and sums grad[pair] * x[other] per node,
+  // without atomics.
   m.def("pair_product(Tensor x, Tensor first, Tensor second) -> Tensor");
   m.def("pair_product_backward(Tensor ptr, Tensor ends, Tensor other, Tensor x, Tensor grad) -> Tensor");
+  // Dropout with probability p (elements kept with the counter-based draw of dropout_mask.h, scaled
+  // by 1 / (1 - p)), applied after a ReLU when relu is set; and its backward, which redraws the
+  // mask from (seed, index) or, after a ReLU, reads it off out (out > 0 where the gradient passes).
   m.def("dropout(Tensor x, float p, int seed, bool relu) -> Tensor");
   m.def("dropout_backward(Tensor grad, Tensor out, float p, int seed, bool relu) -> Tensor");
 }

@@ -3,8 +3,10 @@
 // both rows (kCommon), in the first only (kFirstOnly) or in the second only (kSecondOnly).
 #pragma once
 #include <ATen/ATen.h>
+#include <c10/util/string_view.h>
 
 #include <cstdint>
+#include <string>
 
 #include "host_device.h"
 
@@ -39,12 +41,17 @@ GRAPHKIT_HOST_DEVICE int64_t merge_rows(const index_t* x, int64_t nx, const inde
   return k;
 }
 
-// The checks both devices' neighbor_sets run on their arguments.
-inline void check_neighbor_sets_args(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& first,
-                                     const at::Tensor& second, int64_t mode) {
-  TORCH_CHECK(mode >= 0 && mode <= 2, "neighbor_sets: mode must be 0 (common), 1 or 2 (one side only)");
+// The checks both devices' neighbor_sets run on their arguments; returns the set named by `which`
+// ("common", "first_only" or "second_only", the names at the op schema).
+inline RowSet check_neighbor_sets_args(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& first,
+                                       const at::Tensor& second, c10::string_view which) {
   TORCH_CHECK(rowptr.scalar_type() == col.scalar_type(), "neighbor_sets: rowptr and col must share a dtype");
   TORCH_CHECK(first.numel() == second.numel(), "neighbor_sets: first and second must have one id per pair");
+  if (which == "first_only") return kFirstOnly;
+  if (which == "second_only") return kSecondOnly;
+  TORCH_CHECK(which == "common", "neighbor_sets: which must be 'common', 'first_only' or 'second_only', got '",
+              std::string(which), "'");
+  return kCommon;
 }
 
 }  // namespace graphkit

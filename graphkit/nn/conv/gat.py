@@ -4,13 +4,14 @@ incoming edges of ``i`` (self-loop included), ``h_i' = ||_k sum_j alpha^k_ij W^k
 the mean over heads (output layer)."""
 from __future__ import annotations
 
-
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ... import ops
+from ...adj import Adj
 from ..message_passing import MessagePassing
 
 
@@ -27,11 +28,15 @@ class GATConv(MessagePassing):
         add_self_loops: replace self-loops by exactly one per node.
         bias, residual: additive bias; a linear skip connection from the input.
 
-    Without attention dropout the layer is one fused ``ops.gat_aggregate`` call; with it (in
-    training) the scores are an ``sddmm`` (``a_dst[i] + a_src[j]``), normalised by
-    ``segment_softmax``, dropped out and consumed by a per-head weighted ``spmm``. Either way no
-    ``[E, H, C]`` message tensor is built.
+    The aggregation is the layer's :meth:`message_and_aggregate`, which :meth:`propagate` calls:
+    without attention dropout one fused ``ops.gat_aggregate`` call; with it (in training) the
+    scores are an ``sddmm`` (``a_dst[i] + a_src[j]``), normalised by ``segment_softmax``, dropped
+    out and consumed by a per-head weighted ``spmm``. Either way no ``[E, H, C]`` message tensor is
+    built. ``x`` may be a sparse CSR matrix (it is only ever multiplied by weights).
     """
+
+    supports_sparse_input = True
+    projection = "required"  # the attention scores are computed from W x
 
     def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
                  negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
@@ -47,8 +52,6 @@ class GATConv(MessagePassing):
         self.res = nn.Linear(in_channels, total, bias=False) if residual else None
         self.bias = nn.Parameter(torch.empty(total)) if bias else None
         self.reset_parameters()
-
-    projects_first = True  # x is only ever multiplied by weights (it may be a sparse CSR matrix)
 
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.lin.weight)
@@ -68,13 +71,7 @@ class GATConv(MessagePassing):
         h = self.lin(x).view(-1, self.heads, self.out_channels)           # [N, H, C]
         score_src = (h * self.att_src).sum(-1)                             # [N, H]
         score_dst = (h * self.att_dst).sum(-1)                             # [N, H]
-        if self.training and self.dropout > 0:  # attention dropout sits between softmax and sum
-            scores = ops.sddmm(adj, score_dst, score_src, op="add")        # [E, H]
-            alpha = ops.segment_softmax(adj, F.leaky_relu(scores, self.negative_slope))
-            alpha = F.dropout(alpha, p=self.dropout, training=True)
-            out = self.propagate(adj, h, edge_weight=alpha)                # [N, H, C]
-        else:  # one fused op: no [E, H, C] tensor, alpha [E, H] kept for the backward
-            out, alpha = ops.gat_aggregate(adj, h, score_src, score_dst, self.negative_slope)
+        out, alpha = self.propagate(adj, h, score_src=score_src, score_dst=score_dst)  # [N, H, C], [E, H]
         out = out.reshape(out.size(0), -1) if self.concat else out.mean(dim=1)
         if self.res is not None:
             out = out + self.res(x)
@@ -82,7 +79,18 @@ class GATConv(MessagePassing):
             out = out + self.bias
         return (out, (adj, alpha)) if return_attention else out
 
+    def message_and_aggregate(self, adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor
+                              ) -> Tuple[Tensor, Tensor]:
+        """Eqs. (1)-(4): ``x`` ``[N, H, C]``, ``score_src`` ``[N, H]`` (``a_src . W h_j``),
+        ``score_dst`` ``[M, H]`` (``a_dst . W h_i``) -> ``(out [M, H, C], alpha [E, H])``, ``alpha``
+        in the CSR order of ``adj``."""
+        if self.training and self.dropout > 0:  # attention dropout sits between softmax and sum
+            scores = ops.sddmm(adj, score_dst, score_src, op="add")        # [E, H]
+            alpha = ops.segment_softmax(adj, F.leaky_relu(scores, self.negative_slope))
+            alpha = F.dropout(alpha, p=self.dropout, training=True)
+            return ops.spmm(adj, x, "sum", alpha), alpha                   # [M, H, C]
+        # one fused op: no [E, H, C] tensor, alpha [E, H] kept for the backward
+        return ops.gat_aggregate(adj, x, score_src, score_dst, self.negative_slope)
+
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, heads={self.heads}, concat={self.concat}"
-
-

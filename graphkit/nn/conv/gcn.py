@@ -21,10 +21,15 @@ class GCNConv(MessagePassing):
             weights of the graph as given (as PyG does).
         bias: learn an additive bias.
 
-    Shapes: ``x`` ``[N, F_in]``, graph an ``edge_index`` ``[2, E]`` or :class:`graphkit.Adj`,
-    ``edge_weight`` ``[E]`` (``edge_index`` order) -> ``[N, F_out]``. The normalised graph is
-    cached with the graph, so repeated calls on the same ``edge_index`` normalise once.
+    Shapes: ``x`` ``[N, F_in]`` (a sparse CSR matrix when :attr:`projects_first`), graph an
+    ``edge_index`` ``[2, E]`` or :class:`graphkit.Adj`, ``edge_weight`` ``[E]`` (``edge_index``
+    order) -> ``[N, F_out]``. The normalised graph is cached with the graph, so repeated calls on
+    the same ``edge_index`` normalise once.
     """
+
+    supports_edge_weight = True
+    supports_sparse_input = True
+    projection = "commutes"  # a linear map and a weighted sum: (A X) W == A (X W)
 
     def __init__(self, in_channels: int, out_channels: int, improved: bool = False,
                  add_self_loops: bool = True, normalize: bool = True, bias: bool = True):
@@ -35,11 +40,6 @@ class GCNConv(MessagePassing):
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
 
-    @property
-    def projects_first(self) -> bool:
-        """True when ``x`` is first multiplied by the weight (so it may be a sparse CSR matrix)."""
-        return self.out_channels <= self.in_channels
-
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.lin.weight)
         if self.bias is not None:
@@ -49,8 +49,7 @@ class GCNConv(MessagePassing):
         adj = self.adj(graph, x.size(0), edge_weight)
         if self.normalize:
             adj = adj.gcn_norm(self.add_self_loops, self.improved)
-        # (A X) W == A (X W): multiply by the sparse matrix on the narrower side.
-        if self.projects_first:
+        if self.projects_first:  # the sparse product on the narrower side
             out = self.propagate(adj, self.lin(x))
         else:
             out = self.lin(self.propagate(adj, x))

@@ -27,14 +27,23 @@ class GINConv(MessagePassing):
             self.register_buffer("eps", torch.tensor([float(eps)]))
 
     def reset_parameters(self) -> None:
-        for module in self.nn.modules():
-            if module is not self.nn and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        _reset(self.nn)
         self.eps.data.fill_(self.initial_eps)
 
     def forward(self, x: Tensor, graph) -> Tensor:
+        """``x`` ``[N, F_in]`` -> ``[N, F_out]`` (the MLP runs after the aggregation, so ``x`` is dense)."""
         adj = self.adj(graph, x.size(0))
         return self.nn(self.propagate(adj, x) + (1 + self.eps) * x)
 
     def extra_repr(self) -> str:
         return f"eps={float(self.eps):g}"
+
+
+def _reset(module: nn.Module) -> None:
+    """``module.reset_parameters()`` when it has one (a bare ``nn.Linear`` included), else the
+    same for each of its children, recursively (as PyG's ``reset``)."""
+    if hasattr(module, "reset_parameters"):
+        module.reset_parameters()
+    else:
+        for child in module.children():
+            _reset(child)

@@ -23,8 +23,11 @@ class SAGEConv(MessagePassing):
         bias: bias of the neighbour transform ``W_l``.
 
     Shapes: ``x`` ``[N, F_in]`` or a pair ``([N_src, F_in], [N_dst, F_in])`` for bipartite
-    graphs -> ``[N_dst, F_out]``.
+    graphs (sparse CSR matrices when :attr:`projects_first`) -> ``[N_dst, F_out]``.
     """
+
+    supports_sparse_input = True
+    projection = "commutes"  # W_l is linear: it commutes with a sum or mean aggregation
 
     def __init__(self, in_channels: int, out_channels: int, aggr: str = "mean",
                  normalize: bool = False, root_weight: bool = True, bias: bool = True):
@@ -35,9 +38,9 @@ class SAGEConv(MessagePassing):
         self.lin_r = nn.Linear(in_channels, out_channels, bias=False) if root_weight else None
 
     @property
-    def projects_first(self) -> bool:
-        """True when ``x`` is first multiplied by the weights (so it may be a sparse CSR matrix)."""
-        return self.aggr in ("sum", "mean") and self.out_channels < self.in_channels
+    def root_term(self) -> bool:
+        """Whether the output adds ``W_r h_i`` or a bias (the addend of the aggregate-first addmm)."""
+        return self.lin_r is not None or self.lin_l.bias is not None
 
     def reset_parameters(self) -> None:
         self.lin_l.reset_parameters()
@@ -47,8 +50,7 @@ class SAGEConv(MessagePassing):
     def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], graph) -> Tensor:
         x_src, x_dst = x if isinstance(x, tuple) else (x, x)
         adj = self.adj(graph, x_src.size(0), num_dst=x_dst.size(0))
-        # Linear aggregations commute with W_l: project first when that shrinks the features.
-        # The root term and the bias are the addend of one addmm: no separate add passes.
+        # The root term and the bias are the addend of one addmm when aggregating first.
         root = None
         if self.lin_r is not None:
             root = F.linear(x_dst, self.lin_r.weight, self.lin_l.bias)

@@ -15,18 +15,23 @@ sheaf classes; ``graphkit train node-classification --model nsd-diag|nsd-bundle|
 """
 from __future__ import annotations
 
-import weakref
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ... import ops
-from ...adj import check_features
+from ...adj import check_features, debug, to_adj
 from ..functional import input_dropout
-from .laplacian import (SheafGraph, SheafLaplacian, bundle_sheaf_laplacian, diagonal_sheaf_laplacian, fixed_maps,
-                        general_sheaf_laplacian)
+from .laplacian import (
+    SheafGraph,
+    SheafLaplacian,
+    bundle_sheaf_laplacian,
+    diagonal_sheaf_laplacian,
+    fixed_maps,
+    general_sheaf_laplacian,
+)
 from .orthogonal import orthogonal_matrices, orthogonal_param_size
 
 SHEAVES = ("diag", "bundle", "general")
@@ -82,6 +87,8 @@ class SheafDiffusion(nn.Module):
         edge_weights: learn edge weights for the bundle model.
         second_linear: a second input linear layer.
         augmented: normalise by ``D + I`` instead of ``D``.
+        sheaf_decay: weight decay of the sheaf (and edge-weight) learners in
+            :meth:`parameter_groups` (``None``: the optimizer's).
 
     ``forward(x [N, in_channels], graph) -> [N, out_channels]`` logits. ``graph`` is anything
     :func:`graphkit.to_adj` takes; a directed graph is symmetrised (:class:`SheafGraph`).
@@ -91,7 +98,8 @@ class SheafDiffusion(nn.Module):
                  num_layers: int = 2, sheaf: str = "diag", dropout: float = 0.0, input_dropout: float = 0.0,
                  left_weights: bool = True, right_weights: bool = True, use_act: bool = True, add_lp: bool = False,
                  add_hp: bool = False, linear: bool = False, sheaf_act: str = "tanh", orth: str = "householder",
-                 edge_weights: bool = True, second_linear: bool = False, augmented: bool = True):
+                 edge_weights: bool = True, second_linear: bool = False, augmented: bool = True,
+                 sheaf_decay: Optional[float] = None):
         super().__init__()
         if sheaf not in SHEAVES:
             raise ValueError(f"unknown sheaf {sheaf!r}; expected one of {SHEAVES}")
@@ -103,7 +111,7 @@ class SheafDiffusion(nn.Module):
         self.signs = [1.0] * bool(add_lp) + [-1.0] * bool(add_hp)
         self.stalk_dim = d + len(self.signs)
         self.dropout, self.input_dropout, self.use_act, self.linear = dropout, input_dropout, use_act, linear
-        self.orth, self.augmented = orth, augmented
+        self.orth, self.augmented, self.sheaf_decay = orth, augmented, sheaf_decay
         hidden = hidden_channels * self.stalk_dim
         self.lin1 = nn.Linear(in_channels, hidden)
         self.lin12 = nn.Linear(hidden, hidden) if second_linear else None
@@ -122,23 +130,13 @@ class SheafDiffusion(nn.Module):
         self.weight_learners = nn.ModuleList(EdgeWeightLearner(hidden) for _ in range(learners)) \
             if sheaf == "bundle" and edge_weights else None
         self.epsilons = nn.Parameter(torch.zeros(num_layers, self.stalk_dim, 1))
-        self._graphs: Dict[int, Tuple[weakref.ref, int, SheafGraph]] = {}
 
     # ------------------------------------------------------------------ graph and Laplacian
     def sheaf_graph(self, graph, num_nodes: int) -> SheafGraph:
-        """The :class:`SheafGraph` of ``graph``, cached per graph object."""
-        key = id(graph)
-        entry = self._graphs.get(key)
-        version = getattr(graph, "_version", 0)
-        if entry is None or entry[0]() is not graph or entry[1] != version or entry[2].num_nodes != num_nodes:
-            try:
-                ref = weakref.ref(graph)
-            except TypeError:  # not weak-referenceable: no caching
-                return SheafGraph(graph, num_nodes)
-            self._graphs = {k: v for k, v in self._graphs.items() if v[0]() is not None}
-            entry = (ref, version, SheafGraph(graph, num_nodes))
-            self._graphs[key] = entry
-        return entry[2]
+        """The :class:`SheafGraph` of ``graph`` (anything :func:`graphkit.to_adj` takes), cached on
+        its ``Adj`` with the structure (built once per graph)."""
+        adj = to_adj(graph, num_nodes)
+        return adj.structure_cached("sheaf_graph", lambda: SheafGraph(adj, num_nodes))
 
     def fixed_part(self, graph: SheafGraph, like: Tensor) -> Dict[str, Tensor]:
         """The ``add_lp``/``add_hp`` dimensions' blocks (they depend on the graph only)."""
@@ -157,7 +155,8 @@ class SheafDiffusion(nn.Module):
         if self.sheaf == "diag":
             return diagonal_sheaf_laplacian(graph, maps, self.augmented, **fixed)
         if self.sheaf == "bundle":
-            weight = None if self.weight_learners is None else self.weight_learners[0 if self.linear else step](x, graph)
+            weight = (None if self.weight_learners is None
+                      else self.weight_learners[0 if self.linear else step](x, graph))
             maps = orthogonal_matrices(maps, self.d, self.orth)
             return bundle_sheaf_laplacian(graph, maps, weight, self.augmented, **fixed)
         jitter = None
@@ -167,7 +166,8 @@ class SheafDiffusion(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: Tensor, graph) -> Tensor:
-        check_features(x)
+        """``x`` ``[N, in_channels]`` -> ``[N, out_channels]`` logits."""
+        check_features(x, finite=debug.enabled())
         n = x.shape[0]
         sg = self.sheaf_graph(graph, n)
         x = self.lin1(input_dropout(x, self.input_dropout, self.training, sparse_ok=True))
@@ -194,9 +194,11 @@ class SheafDiffusion(nn.Module):
             x = state
         return self.lin2(x.reshape(n, -1))
 
-    def parameter_groups(self, weight_decay: float, sheaf_decay: Optional[float] = None) -> List[dict]:
-        """Adam parameter groups: the sheaf (and edge-weight) learners with ``sheaf_decay``
-        (``weight_decay`` when ``None``), everything else with ``weight_decay``, as the paper."""
+    def parameter_groups(self, weight_decay: float) -> List[dict]:
+        """The optimizer's parameter groups: the sheaf (and edge-weight) learners with
+        ``sheaf_decay`` (``weight_decay`` when ``None``), everything else with ``weight_decay``, as
+        the paper."""
+        sheaf_decay = self.sheaf_decay
         learned = list(self.sheaf_learners.parameters())
         if self.weight_learners is not None:
             learned += list(self.weight_learners.parameters())

@@ -8,12 +8,11 @@
 #include <limits>
 #include <vector>
 
+#include "../reduce.h"
 #include "common.h"
 
 namespace graphkit {
 namespace {
-
-constexpr int64_t kSum = 0, kMean = 1, kMax = 2;
 
 // The weight tensor of an entry list: undefined, [E] or [E, H] with F % H == 0; returns H.
 int64_t check_weight(const at::Tensor& weight, int64_t E, int64_t F, const char* op) {
@@ -75,22 +74,20 @@ _Pragma("omp simd")
 
 std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::Tensor& col,
                                             const std::optional<at::Tensor>& weight_opt,
-                                            const at::Tensor& x_in, int64_t reduce,
-                                            const at::Tensor& /*colptr*/, const at::Tensor& /*row_t*/,
-                                            const at::Tensor& /*perm*/, const std::optional<at::Tensor>& /*weight_t*/) {
+                                            const at::Tensor& x_in, c10::string_view reduce_name) {
   TORCH_CHECK(x_in.dim() == 2, "spmm: x must be 2-D [N, F], got ", x_in.sizes());
   TORCH_CHECK(rowptr.scalar_type() == col.scalar_type(), "spmm: rowptr and col must share a dtype");
-  TORCH_CHECK(reduce >= 0 && reduce <= 3, "spmm: reduce must be 0..3");
+  const Reduce reduce = parse_reduce(reduce_name, "spmm");
   const at::Tensor x = x_in.contiguous();
   const int64_t M = rowptr.numel() - 1, F = x.size(1), E = col.numel();
   const at::Tensor weight = optional_weight(weight_opt, x);
   const int64_t H = check_weight(weight, E, F, "spmm");
-  const bool has_arg = reduce >= kMax;
-  at::Tensor arg = has_arg ? at::full({M, F}, E, x.options().dtype(at::kLong))
-                           : at::empty({0}, x.options().dtype(at::kLong));
+  const bool with_arg = has_arg(reduce);
+  at::Tensor arg = with_arg ? at::full({M, F}, E, x.options().dtype(at::kLong))
+                            : at::empty({0}, x.options().dtype(at::kLong));
   if (E == 0 || F == 0) return {at::zeros({M, F}, x.options()), arg};
   // sum/mean write every row (0 where empty); max/min skip empty rows, which stay 0
-  at::Tensor out = has_arg ? at::zeros({M, F}, x.options()) : at::empty({M, F}, x.options());
+  at::Tensor out = with_arg ? at::zeros({M, F}, x.options()) : at::empty({M, F}, x.options());
   const at::Tensor rp_t = rowptr.contiguous(), col_t = col.contiguous();
 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "spmm_cpu", [&] {
@@ -101,7 +98,7 @@ std::tuple<at::Tensor, at::Tensor> spmm_cpu(const at::Tensor& rowptr, const at::
       const scalar_t* xp = x.data_ptr<scalar_t>();
       const scalar_t* wp = weight.defined() ? weight.data_ptr<scalar_t>() : nullptr;
       scalar_t* op = out.data_ptr<scalar_t>();
-      if (has_arg) {
+      if (with_arg) {
         arg_reduce_rows<acc_t>(rp, cl, M, xp, F, wp, H, reduce == kMax, op, arg.data_ptr<int64_t>());
         return;
       }

@@ -1,4 +1,4 @@
-// CUDA CSR SpMM: row-split (one warp per row), the warp loads 32 entries' indices and weights at
+// CUDA CSR SpMM (spmm, its transpose and its max/min backward): row-split (one warp per row), the warp loads 32 entries' indices and weights at
 // once (coalesced) and broadcasts them by shuffle, every lane owns kVec consecutive features
 // (16-byte loads), feature tiles of 32 * kVec channels along grid.y. The same kernel serves the
 // forward (sum/mean/max/min), the transposed product of the backward (weights through perm),
@@ -14,8 +14,6 @@ namespace graphkit {
 namespace cuda {
 namespace {
 
-constexpr int64_t kSum = 0, kMean = 1, kMax = 2, kMin = 3;
-
 // out[r, f] = reduce over entries k in [ptr[r], ptr[r+1]) of w(k, f) * x[idx ? idx[k] : k, f]
 // with w(k, f) = w[(wperm ? wperm[k] : k) * H + f / C] (1 without w).
 template <typename scalar_t, typename index_t, int kVec>
@@ -23,7 +21,7 @@ __global__ void row_reduce_kernel(const index_t* __restrict__ ptr, const index_t
                                   const index_t* __restrict__ wperm, const scalar_t* __restrict__ w,
                                   const scalar_t* __restrict__ x, scalar_t* __restrict__ out,
                                   int64_t* __restrict__ arg, int64_t num_rows, int64_t F, int64_t H,
-                                  int64_t reduce) {
+                                  Reduce reduce) {
   using acc_t = at::opmath_type<scalar_t>;
   const int lane = threadIdx.x % kWarp;
   const int64_t r = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp;
@@ -31,7 +29,7 @@ __global__ void row_reduce_kernel(const index_t* __restrict__ ptr, const index_t
   const int64_t f = (static_cast<int64_t>(blockIdx.y) * kWarp + lane) * kVec;
   const bool active = f < F;
   const int64_t C = F / H;
-  const bool arg_reduce = reduce >= kMax;
+  const bool arg_reduce = has_arg(reduce);
   const acc_t init = reduce == kMax ? -std::numeric_limits<acc_t>::infinity()
                    : reduce == kMin ? std::numeric_limits<acc_t>::infinity() : acc_t(0);
   acc_t acc[kVec];
@@ -43,7 +41,7 @@ __global__ void row_reduce_kernel(const index_t* __restrict__ ptr, const index_t
     const int64_t k_lane = k0 + lane;
     const int64_t j_lane = k_lane < e ? (idx ? static_cast<int64_t>(idx[k_lane]) : k_lane) : 0;
     const int64_t we_lane = k_lane < e ? (wperm ? static_cast<int64_t>(wperm[k_lane]) : k_lane) : 0;
-    const int count = static_cast<int>(min<int64_t>(kWarp, e - k0));
+    const int count = e - k0 < kWarp ? static_cast<int>(e - k0) : kWarp;
     for (int t = 0; t < count; ++t) {
       const int64_t j = __shfl_sync(0xffffffff, j_lane, t);
       const int64_t we = __shfl_sync(0xffffffff, we_lane, t);
@@ -79,14 +77,14 @@ __global__ void row_reduce_kernel(const index_t* __restrict__ ptr, const index_t
 
 // Launches row_reduce_kernel; returns (out [R, F], arg [R, F] or empty).
 std::tuple<at::Tensor, at::Tensor> row_reduce(const at::Tensor& ptr, const at::Tensor& idx, const at::Tensor& wperm,
-                                              const at::Tensor& weight, const at::Tensor& x_in, int64_t reduce,
+                                              const at::Tensor& weight, const at::Tensor& x_in, Reduce reduce,
                                               int64_t num_entries) {
   const at::Tensor x = x_in.contiguous();
   const int64_t R = ptr.numel() - 1, F = x.size(1);
   const int64_t H = weight.defined() && weight.dim() == 2 ? weight.size(1) : 1;
   TORCH_CHECK(F % H == 0, "graphkit (CUDA): feature size ", F, " is not a multiple of the heads ", H);
   at::Tensor out = at::zeros({R, F}, x.options());
-  const bool arg_reduce = reduce >= kMax;
+  const bool arg_reduce = has_arg(reduce);
   at::Tensor arg = arg_reduce ? at::full({R, F}, num_entries, x.options().dtype(at::kLong))
                               : at::empty({0}, x.options().dtype(at::kLong));
   if (R == 0 || F == 0 || num_entries == 0) return {out, arg};
@@ -117,11 +115,10 @@ at::Tensor cast_weight(const std::optional<at::Tensor>& w, const at::Tensor& lik
 
 std::tuple<at::Tensor, at::Tensor> spmm_cuda(const at::Tensor& rowptr, const at::Tensor& col,
                                              const std::optional<at::Tensor>& weight, const at::Tensor& x,
-                                             int64_t reduce, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                             const std::optional<at::Tensor>&) {
+                                             c10::string_view reduce) {
   TORCH_CHECK(x.dim() == 2, "spmm: x must be 2-D [N, F]");
-  return row_reduce(rowptr.contiguous(), col.contiguous(), at::Tensor(), cast_weight(weight, x), x, reduce,
-                    col.numel());
+  return row_reduce(rowptr.contiguous(), col.contiguous(), at::Tensor(), cast_weight(weight, x), x,
+                    parse_reduce(reduce, "spmm"), col.numel());
 }
 
 at::Tensor spmm_transpose_cuda(const at::Tensor& colptr, const at::Tensor& row_t, const at::Tensor& perm,
@@ -173,24 +170,12 @@ at::Tensor spmm_arg_backward_cuda(const at::Tensor& colptr, const at::Tensor& ro
   return out;
 }
 
-std::tuple<at::Tensor, at::Tensor> segment_reduce_cuda(const at::Tensor& rowptr, const at::Tensor& src, int64_t reduce) {
-  TORCH_CHECK(src.dim() == 2, "segment_reduce: src must be 2-D [E, F]");
-  return row_reduce(rowptr.contiguous(), at::Tensor(), at::Tensor(), at::Tensor(), src, reduce, src.size(0));
-}
-
-at::Tensor gather_backward_cuda(const at::Tensor& ptr, const at::Tensor& perm, const at::Tensor& grad) {
-  return std::get<0>(row_reduce(ptr.contiguous(), perm.contiguous(), at::Tensor(), at::Tensor(), grad, kSum,
-                                perm.numel()));
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(graphkit, CUDA, m) {
   m.impl("spmm", &spmm_cuda);
   m.impl("spmm_transpose", &spmm_transpose_cuda);
   m.impl("spmm_arg_backward", &spmm_arg_backward_cuda);
-  m.impl("segment_reduce", &segment_reduce_cuda);
-  m.impl("gather_backward", &gather_backward_cuda);
 }
 
 }  // namespace cuda

@@ -1,0 +1,42 @@
+"""What a loader yields and a task's step reads: :class:`Batch`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ..adj import Adj
+
+
+@dataclass
+class Batch:
+    """One step's input.
+
+    Attributes:
+        adj: the graph the forward pass sees, ``(N_dst, N_src)``.
+        x: ``[N_src, F]`` features of the nodes the batch covers (``None``: a featureless graph).
+        y: targets (``[N]`` node labels, ...).
+        mask: ``[N]`` bool, the nodes whose outputs the loss and metrics read (node tasks).
+        n_id: ``[N_src]`` global ids of the covered nodes (``None``: every node of the graph, in order).
+        pos: ``[2, P]`` positive node pairs (link tasks).
+        neg: ``[2, Q]`` negative node pairs (link tasks).
+    """
+
+    adj: Adj
+    x: Optional[Tensor] = None
+    y: Optional[Tensor] = None
+    mask: Optional[Tensor] = None
+    n_id: Optional[Tensor] = None
+    pos: Optional[Tensor] = None
+    neg: Optional[Tensor] = None
+
+    def to(self, device) -> "Batch":
+        """The batch on ``device`` (itself when it is there already)."""
+        device = torch.device(device)
+        if self.adj.device == device:
+            return self
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        moved = {k: (v.to(device) if v is not None else None) for k, v in moved.items()}
+        return replace(self, **moved)

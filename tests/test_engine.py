@@ -1,0 +1,180 @@
+"""The engine every task runs on: selection and patience, user-built models through both tasks and
+the CLI, scikit-learn's clone, and kill -9 / rerun of the command giving the uninterrupted report."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from sklearn.base import clone
+from torch import nn
+
+from graphkit import datasets
+from graphkit.nn import GCNConv, SAGEConv
+from graphkit.tasks import LinkPrediction, NodeClassification
+from graphkit.train import Selection, TrainConfig
+
+from conftest import REPO, need_dataset
+
+
+class TwoLayer(nn.Module):
+    """A model a user builds from graphkit.nn blocks: SAGE then GCN, with dropout."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int = 32):
+        super().__init__()
+        self.conv1, self.conv2 = SAGEConv(in_channels, hidden), GCNConv(hidden, out_channels)
+
+    def forward(self, x, adj):
+        h = torch.relu(self.conv1(nn.functional.dropout(x, 0.5, self.training), adj))
+        return self.conv2(nn.functional.dropout(h, 0.5, self.training), adj)
+
+
+# ----------------------------------------------------------------------------- selection, config
+def test_selection_is_lexicographic_strict_and_keeps_the_earliest_tie():
+    sel = Selection((("accuracy", "max"), ("loss", "min")))
+    best = {"accuracy": 0.8, "loss": 0.5}
+    assert sel.improves({"accuracy": 0.8, "loss": 0.4}, best)        # tie on accuracy, lower loss
+    assert not sel.improves({"accuracy": 0.8, "loss": 0.5}, best)    # equal: the earlier one stays
+    assert not sel.improves({"accuracy": 0.79, "loss": 0.1}, best)
+    assert Selection((("loss", "min"),)).improves({"loss": 0.4}, {"loss": 0.5})
+    with pytest.raises(KeyError, match="no \\['auc'\\]"):
+        Selection((("auc", "max"),)).improves({"loss": 1.0}, None)
+    with pytest.raises(ValueError, match="'max' or 'min'"):
+        Selection((("auc", "up"),))
+
+
+def test_train_config_rejects_bad_values_by_name():
+    for kwargs, message in [({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"), ({"optimizer": "lbfgs"}, "optimizer"),
+                            ({"eval_every": 0}, "eval_every"), ({"clip_grad_norm": 0.0}, "clip_grad_norm")]:
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(**kwargs)
+    assert not TrainConfig(patience=None).early_stopping and not TrainConfig(patience=0).early_stopping
+
+
+def test_engine_takes_the_models_parameter_groups_and_clips_each():
+    from graphkit.train import build_optimizer
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    model.parameter_groups = lambda wd: [{"params": model[0].parameters(), "weight_decay": wd},
+                                         {"params": model[1].parameters(), "lr": 0.5}, {"params": []}]
+    opt = build_optimizer(model, TrainConfig(lr=0.1, weight_decay=0.01))
+    assert [(g["lr"], g["weight_decay"]) for g in opt.param_groups] == [(0.1, 0.01), (0.5, 0.01)]
+    plain = build_optimizer(nn.Linear(2, 2), TrainConfig(lr=0.1))
+    assert len(plain.param_groups) == 1 and len(plain.param_groups[0]["params"]) == 2
+
+
+# ----------------------------------------------------------------------------- user models
+def test_a_user_model_trains_through_node_classification(cora):
+    module = TwoLayer(cora.num_features, 7)
+    before = [p.detach().clone() for p in module.parameters()]
+    task = NodeClassification(module, config={"epochs": 60, "lr": 0.01, "weight_decay": 5e-4}, runs=2,
+                              progress=False)
+    report = task.fit(cora)
+    assert all(torch.equal(a, b) for a, b in zip(before, module.parameters()))  # the given module is untouched
+    assert report.model == "TwoLayer" and report.test["accuracy"]["mean"] > 0.7
+    assert isinstance(task.model_, TwoLayer) and task.get_params()["model"] is module
+    again = NodeClassification(module, config={"epochs": 60, "lr": 0.01, "weight_decay": 5e-4}, runs=2,
+                               progress=False).fit(cora)
+    assert [r.test for r in again.runs] == [r.test for r in report.runs]  # seeded re-initialisation
+    factory = NodeClassification(lambda i, o: TwoLayer(i, o), config={"epochs": 60}, progress=False).fit(cora)
+    assert factory.runs[0].test["accuracy"] > 0.7
+
+
+def test_a_user_encoder_and_head_train_through_link_prediction():
+    from test_link_prediction import _community_graph
+
+    class Dot(nn.Module):
+        def forward(self, h, adj, pairs):
+            return (h[pairs[0]] * h[pairs[1]]).sum(-1)
+
+    config = {"epochs": 15, "hidden_channels": 32, "batch_size": 256, "metric": "hits@20", "lr": 0.01}
+    report = LinkPrediction(lambda i, o: TwoLayer(i, o, hidden=32), Dot(), config=config, progress=False).fit(
+        _community_graph())
+    assert report.test["auc"]["mean"] > 0.8 and report.meta["predictor"] == "Dot"
+
+
+def test_a_user_model_trains_through_the_cli(tmp_path):
+    need_dataset("Cora")
+    from graphkit.cli import main
+    models = tmp_path / "my_models.py"
+    models.write_text("from graphkit.nn import GCN\n\n"
+                      "def build(in_channels, out_channels):\n"
+                      "    return GCN(in_channels, 32, num_layers=2, out_channels=out_channels, dropout=0.5)\n")
+    out = tmp_path / "r.json"
+    assert main(["train", "node-classification", "--dataset", "cora", "--model", f"{models}:build", "--set",
+                 "epochs=50", "lr=0.01", "weight_decay=5e-4", "--json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert report["model"] == "build" and report["test"]["accuracy"]["mean"] > 0.7
+    assert report["config"]["epochs"] == 50
+
+
+# ----------------------------------------------------------------------------- sklearn contract
+def test_every_estimator_clones_and_fit_leaves_its_parameters_alone():
+    from graphkit.embed import FastRP, Node2Vec
+    for est in (NodeClassification("gat", config={"epochs": 3}, runs=2), LinkPrediction("gcn", "ncn", runs=3),
+                NodeClassification(TwoLayer(4, 2)), FastRP(dim=32, seed=3), Node2Vec(dim=16, p=0.5)):
+        twin = clone(est)
+        assert type(twin) is type(est)
+        params, twin_params = est.get_params(), twin.get_params()
+        assert params.keys() == twin_params.keys()
+        for key, value in params.items():
+            if isinstance(value, nn.Module):  # clone deep-copies non-estimator objects
+                assert type(twin_params[key]) is type(value)
+            else:
+                assert twin_params[key] == value, key
+    est = NodeClassification("gcn", config={"epochs": 5}, progress=False)
+    before = est.get_params()
+    est.fit(datasets.load("csbm", num_nodes=300))
+    assert est.get_params() == before and est.config_["epochs"] == 5 and est.config_["lr"] == 0.01
+
+
+# ----------------------------------------------------------------------------- kill -9 and rerun
+def _cli(args, env):
+    return subprocess.Popen([sys.executable, "-m", "graphkit", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _kill_after_first_checkpoint(args, ckpt: Path, env) -> None:
+    proc = _cli(args, env)
+    deadline = time.monotonic() + 120
+    while not list(ckpt.rglob("*.pt")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _same_runs(a: dict, b: dict) -> None:
+    timing = {"seconds", "seconds_per_epoch", "peak_rss_mib"}
+    for x, y in zip(a["runs"], b["runs"]):
+        assert {k: v for k, v in x.items() if k not in timing | {"history"}} == \
+            {k: v for k, v in y.items() if k not in timing | {"history"}}
+        assert {k: v for k, v in x["history"].items() if k != "epoch_seconds"} == \
+            {k: v for k, v in y["history"].items() if k != "epoch_seconds"}
+    assert a["test"] == b["test"] and a["valid"] == b["valid"] and a["config"] == b["config"]
+
+
+@pytest.mark.parametrize("task,args", [
+    ("node-classification", ["--dataset", "csbm", "--model", "gcn", "--set", "epochs=300", "patience=none"]),
+    ("link-prediction", ["--dataset", "csbm", "--model", "gcn", "--predictor", "mlp", "--set", "epochs=12",
+                         "hidden_channels=32", "batch_size=2048", "metric='hits@20'"]),
+])
+def test_kill_9_and_rerun_gives_the_uninterrupted_report(task, args, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    base = ["train", task, *args, "--runs", "2", "--quiet"]
+    assert subprocess.run([sys.executable, "-m", "graphkit", *base, "--json", str(tmp_path / "plain.json")],
+                          cwd=REPO, env=env, capture_output=True).returncode == 0
+    ckpt = tmp_path / "ckpt"
+    resumable = [*base, "--checkpoint-dir", str(ckpt), "--checkpoint-every", "1", "--json", str(tmp_path / "r.json")]
+    _kill_after_first_checkpoint(resumable, ckpt, env)
+    assert not (tmp_path / "r.json").exists()
+    rerun = subprocess.run([sys.executable, "-m", "graphkit", *resumable], cwd=REPO, env=env, capture_output=True,
+                           text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    _same_runs(json.loads((tmp_path / "r.json").read_text()), json.loads((tmp_path / "plain.json").read_text()))

@@ -111,6 +111,11 @@ def test_a_user_model_trains_through_the_cli(tmp_path):
     report = json.loads(out.read_text())
     assert report["model"] == "build" and report["test"]["accuracy"]["mean"] > 0.7
     assert report["config"]["epochs"] == 50
+    # the same factory as a link-prediction encoder (its out_channels: the hidden width)
+    assert main(["train", "link-prediction", "--dataset", "cora", "--model", f"{models}:build", "--predictor", "dot",
+                 "--set", "epochs=5", "hidden_channels=64", "--json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert report["model"] == "build" and report["test"]["auc"]["mean"] > 0.7
 
 
 # ----------------------------------------------------------------------------- sklearn contract

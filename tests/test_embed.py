@@ -87,7 +87,7 @@ def test_fastrp_keeps_int32_column_ids_of_a_scipy_graph():
     adj = out_neighbour_rows(a)
     assert adj._col.dtype == torch.int32 and adj._col.data_ptr() == a.indices.ctypes.data
     emb = FastRP(dim=16, weights=[1.0, 1.0], seed=0).fit_transform(adj)
-    assert "col64" not in adj._cache and np.isfinite(emb).all()
+    assert "col64" not in adj.cache_keys() and np.isfinite(emb).all()
     assert adj.col.dtype == torch.int64 and torch.equal(adj.col, torch.from_numpy(a.indices).long())
 
 

@@ -15,7 +15,7 @@ import torch
 from sklearn.base import clone
 from torch import nn
 
-from graphkit import datasets
+from graphkit import datasets, ops
 from graphkit.nn import GCNConv, SAGEConv
 from graphkit.tasks import LinkPrediction, NodeClassification
 from graphkit.train import Selection, TrainConfig
@@ -31,8 +31,8 @@ class TwoLayer(nn.Module):
         self.conv1, self.conv2 = SAGEConv(in_channels, hidden), GCNConv(hidden, out_channels)
 
     def forward(self, x, adj):
-        h = torch.relu(self.conv1(nn.functional.dropout(x, 0.5, self.training), adj))
-        return self.conv2(nn.functional.dropout(h, 0.5, self.training), adj)
+        h = ops.dropout(self.conv1(ops.dropout(x, 0.5, self.training), adj), 0.5, self.training, relu=True)
+        return self.conv2(h, adj)
 
 
 # ----------------------------------------------------------------------------- selection, config
@@ -183,3 +183,19 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_report(task, args, tmp_path):
                            text=True)
     assert rerun.returncode == 0, rerun.stderr
     _same_runs(json.loads((tmp_path / "r.json").read_text()), json.loads((tmp_path / "plain.json").read_text()))
+
+
+def test_one_merge_rule_for_command_line_overrides(tmp_path):
+    import argparse
+
+    from graphkit.cli.args import overrides
+    from graphkit.train import parse_assignments
+    assert parse_assignments(["lr=0.005", "act=elu", "patience=none", "jk='cat'", "heads=8"]) == \
+        {"lr": 0.005, "act": "elu", "patience": None, "jk": "cat", "heads": 8}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_assignments(["lr"])
+    config = tmp_path / "c.toml"
+    config.write_text('lr = 0.1\nepochs = 7\ndropout = 0.2\n[gat]\nlr = 0.2\nheads = 4\npatience = "none"\n')
+    args = argparse.Namespace(config=str(config), set=["heads=2"], epochs=9)
+    merged = overrides(args, "gat", base={"lr": 0.01, "hidden_channels": 64})
+    assert merged == {"lr": 0.2, "hidden_channels": 64, "epochs": 9, "dropout": 0.2, "heads": 2, "patience": None}

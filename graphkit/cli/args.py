@@ -43,6 +43,25 @@ def overrides(args: argparse.Namespace, table: str, base: Optional[Dict[str, Any
                  None if args.epochs is None else {"epochs": args.epochs})
 
 
+_PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse output paths that cannot be written before any training starts: ``--json`` or
+    ``--plot`` naming a folder, a plot format matplotlib does not write, a ``--checkpoint-dir``
+    that is a file."""
+    for flag in ("json", "plot"):
+        value = getattr(args, flag, None)
+        if value and Path(value).is_dir():
+            raise ValueError(f"--{flag} {value!r} is a folder; give a file name")
+    plot = getattr(args, "plot", None)
+    if plot and Path(plot).suffix.lower() not in _PLOT_SUFFIXES:
+        raise ValueError(f"--plot {plot!r}: unknown image format; use one of {', '.join(_PLOT_SUFFIXES)}")
+    folder = getattr(args, "checkpoint_dir", None)
+    if folder and Path(folder).exists() and not Path(folder).is_dir():
+        raise ValueError(f"--checkpoint-dir {folder!r} is a file, not a folder")
+
+
 def checkpoint_cadence(args: argparse.Namespace) -> Dict[str, Any]:
     """``--checkpoint-every`` as an estimator keyword, when given."""
     return {} if args.checkpoint_every is None else {"checkpoint_every": args.checkpoint_every}

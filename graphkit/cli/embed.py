@@ -35,10 +35,11 @@ def _cmd_fastrp(args: argparse.Namespace) -> int:
 
 def _cmd_node2vec(args: argparse.Namespace) -> int:
     from ..embed import Node2Vec
-    data = datasets.load(args.dataset, root=args.data_root)
     model = Node2Vec(dim=args.dim, walk_length=args.walk_length, walks_per_node=args.walks_per_node, p=args.p,
                      q=args.q, window=args.window, negative=args.negative, epochs=args.epochs, seed=args.seed,
                      workers=args.workers, progress=not args.quiet)
+    model._check_params()  # a bad --p (inf: walks that never end) fails before the dataset is loaded
+    data = datasets.load(args.dataset, root=args.data_root)
     embedding = model.fit_transform(data)
     atomic_save_npy(embedding, args.out)
     print(f"node2vec on {data.name}: {embedding.shape[0]:,} nodes x {embedding.shape[1]} dims; walks "
@@ -103,12 +104,12 @@ def add_embed_commands(sub):
     p.add_argument("--dim", type=int, default=128)
     p.add_argument("--walk-length", type=int, default=80, help="nodes per walk")
     p.add_argument("--walks-per-node", type=int, default=10)
-    p.add_argument("--p", type=float, default=1.0, help="return parameter")
-    p.add_argument("--q", type=float, default=1.0, help="in-out parameter")
+    p.add_argument("--p", type=float, default=1.0, help="return parameter, in [0.01, 100]")
+    p.add_argument("--q", type=float, default=1.0, help="in-out parameter, in [0.01, 100]")
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--negative", type=int, default=5)
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--workers", type=int, default=None, help="skip-gram threads (1: reproducible)")
+    p.add_argument("--workers", type=int, default=None, help="skip-gram threads (1: reproducible, -1: all cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="embedding file (.npy), written atomically")
     p.add_argument("--data-root", help="folder holding the raw datasets (default: $GRAPHKIT_DATA)")

@@ -11,13 +11,14 @@ import numpy as np
 from .. import datasets
 from ..nn.models import MODELS
 from ..utils import atomic_write_text
-from .args import add_run_arguments, checkpoint_cadence, load_model, overrides
+from .args import add_run_arguments, check_outputs, checkpoint_cadence, load_model, overrides
 from .plots import plot_training_curves, write_report
 from .table import format_table
 
 
 def _cmd_train_link(args: argparse.Namespace) -> int:
     from ..tasks import LinkPrediction
+    check_outputs(args)
     data = datasets.load(args.dataset, root=args.data_root)
     report = LinkPrediction(load_model(args.model), load_model(args.predictor),
                             config=overrides(args, args.predictor), runs=args.runs, seed=args.seed,

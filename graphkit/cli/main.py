@@ -9,7 +9,7 @@ from .. import datasets
 from ..nn.models import MODELS
 from ..tasks import NodeClassification, presets
 from ..utils.memory import retain_freed_memory
-from .args import add_run_arguments, checkpoint_cadence, load_model, overrides
+from .args import add_run_arguments, check_outputs, checkpoint_cadence, load_model, overrides
 from .embed import add_embed_commands
 from .link import add_link_commands
 from .plots import plot_training_curves, write_report
@@ -53,6 +53,7 @@ def _tables(path) -> set:
 
 
 def _cmd_train_node(args: argparse.Namespace) -> int:
+    check_outputs(args)
     data = _load_dataset(args)
     model = load_model(args.model)
     base = None
@@ -111,7 +112,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     retain_freed_memory()  # the command owns the process: reuse freed activations, no page-fault churn
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (ValueError, TypeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,7 @@ skip-gram with negative sampling over the walks (Mikolov et al., NIPS 2013), tra
 """
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Optional
 
@@ -26,14 +27,17 @@ class Node2Vec(BaseEstimator):
 
     Args:
         dim: embedding size.
-        walk_length: nodes per walk (the start node included), 80 in the paper.
+        walk_length: nodes per walk (the start node included), 80 in the paper; at least 2.
         walks_per_node: walks started from every node (10 in the paper), one round per walk.
-        p: return parameter; q: in-out parameter (``p = q = 1``: DeepWalk's uniform walks).
+        p: return parameter; q: in-out parameter (``p = q = 1``: DeepWalk's uniform walks); both
+            finite and within ``[0.01, 100]`` (:data:`graphkit.ops.WALK_BIAS_BOUNDS`), which keeps
+            the rejection sampling of the walks fast and covers the paper's ``{0.25, 0.5, 1, 2, 4}``.
         window: skip-gram context size (10 in the paper).
         negative: negative samples per positive pair.
         epochs: passes of skip-gram over the walks.
         seed: seeds the walks (identical walks for the same seed) and the skip-gram initialisation.
-        workers: training threads (default: torch's intra-op thread count). With more than one
+        workers: training threads (default ``None``: torch's intra-op thread count; ``-1``: all
+            cores; else an integer >= 1). With more than one
             worker the skip-gram updates are asynchronous (Hogwild), so embeddings vary slightly
             between runs even with the same seed; ``workers=1`` makes them reproducible.
         trainer: ``"auto"`` (gensim when installed, else graphkit's own), ``"gensim"`` or
@@ -68,16 +72,24 @@ class Node2Vec(BaseEstimator):
         self.progress = progress
 
     def _check_params(self) -> None:
-        for name in ("dim", "walk_length", "walks_per_node", "window", "epochs"):
+        """Every parameter: a ``ValueError`` names the first one out of range or of the wrong type
+        (a ``TypeError`` for a ``p``/``q`` that is no number); called by :meth:`fit` and :meth:`walks`,
+        never by ``__init__`` (scikit-learn's contract)."""
+        minimum = {"dim": 1, "walk_length": 2, "walks_per_node": 1, "window": 1, "epochs": 1, "negative": 0}
+        for name, low in minimum.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.negative, int) or self.negative < 0:
-            raise ValueError(f"negative must be a non-negative integer, got {self.negative!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                why = " (a walk of one node has no context pairs to train on)" if name == "walk_length" else ""
+                raise ValueError(f"{name} must be an integer >= {low}{why}, got {value!r}")
+        workers = self.workers
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, numbers.Integral)
+                                    or not (workers >= 1 or workers == -1)):
+            raise ValueError(f"workers must be None (torch's thread count), -1 (all cores) or an integer >= 1, "
+                             f"got {workers!r}")
         if self.trainer not in ("auto", "native", "gensim"):
             raise ValueError(f"trainer must be 'auto', 'native' or 'gensim', got {self.trainer!r}")
-        if not (self.p > 0 and self.q > 0):
-            raise ValueError(f"p and q must be positive, got p={self.p}, q={self.q}")
+        ops._check_walk_bias(self.p, "p")  # finite, within ops.WALK_BIAS_BOUNDS: p = inf never finishes
+        ops._check_walk_bias(self.q, "q")
 
     def walks(self, graph, num_nodes: Optional[int] = None) -> Tensor:
         """The walks ``[walks_per_node * N, walk_length]`` int64: round ``r`` starts one walk from
@@ -115,7 +127,8 @@ class Node2Vec(BaseEstimator):
         return self
 
     def _skip_gram(self, walks: Tensor, n: int) -> np.ndarray:
-        workers = self.workers or torch.get_num_threads() or os.cpu_count() or 1
+        workers = (os.cpu_count() or 1) if self.workers == -1 else self.workers
+        workers = workers or torch.get_num_threads() or os.cpu_count() or 1
         trainer = self.trainer
         if trainer == "auto":
             trainer = "gensim" if _gensim_installed() else "native"

@@ -15,6 +15,7 @@ CSR order (``[E, ...]``).
 """
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from types import ModuleType
@@ -147,6 +148,46 @@ def _check_weight(adj: Adj, x: Tensor, weight: Optional[Tensor]) -> None:
         raise ValueError(f"weight must have shape [E] or [E, H], got {list(weight.shape)}")
 
 
+WALK_BIAS_BOUNDS = (1e-2, 1e2)
+
+
+def _as_float(value, name: str) -> float:
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from None
+
+
+def _as_int(value, name: str) -> int:
+    """``value`` as an int; a non-integer (2.5, nan, inf, True) is a TypeError/ValueError naming it."""
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    if number != value:
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return number
+
+
+def _check_walk_bias(value, name: str) -> float:
+    """node2vec's ``p`` or ``q`` as a float within :data:`WALK_BIAS_BOUNDS`. The rejection sampler
+    accepts a step with probability at least ``min(1, 1/p, 1/q) / max(1, 1/p, 1/q)``, so the bounds
+    keep the worst case at 1e-4 accepted draws per try (``p = inf`` would loop forever); they cover
+    every setting of the node2vec literature (``{0.25, 0.5, 1, 2, 4}``)."""
+    number = _as_float(value, name)
+    lo, hi = WALK_BIAS_BOUNDS
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{name} must be a positive finite number in [{lo:g}, {hi:g}], got {name}={value}")
+    if not lo <= number <= hi:
+        raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}] (bounds that keep the rejection sampling of the "
+                         f"biased walks fast), got {name}={value}")
+    return number
+
+
 # ----------------------------------------------------------------------------- operators
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
     """Sparse-times-dense aggregation: ``out[i] = reduce_{j -> i} w_ij * x[j]``.
@@ -261,6 +302,9 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
         adj: square graph.
         start: ``[S]`` start nodes (ids checked in :class:`graphkit.debug` mode).
         walk_length: steps per walk.
+        p, q: finite, in ``[0.01, 100]`` (:data:`WALK_BIAS_BOUNDS`): the rejection sampler's
+            acceptance rate falls as ``min(1, 1/p, 1/q) / max(1, 1/p, 1/q)``, so ``p = inf``
+            would never finish; a ``ValueError`` names the parameter outside.
         seed: the walks are a function of the seed (per backend).
 
     Returns:
@@ -274,8 +318,7 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
     _check_ids(start, adj.shape[0], "start")
     if int(walk_length) < 0:
         raise ValueError(f"walk_length must be >= 0, got {walk_length}")
-    if not (p > 0 and q > 0):
-        raise ValueError(f"p and q must be positive, got p={p}, q={q}")
+    p, q = _check_walk_bias(p, "p"), _check_walk_bias(q, "q")
     return _impl(start.device).random_walk(adj, start, int(walk_length), float(p), float(q), int(seed))
 
 
@@ -389,10 +432,15 @@ def sgns_train(walks: Tensor, num_nodes: int, dim: int, window: int = 5, negativ
     if not isinstance(walks, Tensor) or walks.dtype not in (torch.int32, torch.int64) or walks.dim() != 2:
         raise TypeError("walks must be a 2-D int32/int64 tensor of node ids [W, L]")
     for name, value in (("num_nodes", num_nodes), ("dim", dim), ("window", window), ("epochs", epochs)):
-        if int(value) < 1:
+        if _as_int(value, name) < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if int(negative) < 0:
+    if _as_int(negative, "negative") < 0:
         raise ValueError(f"negative must be >= 0, got {negative!r}")
+    _as_int(seed, "seed")
+    values = {"alpha": alpha, "min_alpha": min_alpha, "sample": sample}
+    for name, value in values.items():
+        if not math.isfinite(_as_float(value, name)):
+            raise ValueError(f"{name} must be finite, got {name}={value}")
     if not (alpha > 0 and 0 <= min_alpha <= alpha and sample >= 0):
         raise ValueError(f"need alpha > 0, 0 <= min_alpha <= alpha and sample >= 0, got alpha={alpha}, "
                          f"min_alpha={min_alpha}, sample={sample}")

@@ -9,7 +9,6 @@ underscore (``config_``, ``report_``, ``model_``).
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ..nn.models import MODELS, build_model
 from ..train import Report, RunResult
+from ..utils import fingerprint
 
 ModelSpec = Union[str, nn.Module, Callable[[int, int], nn.Module]]
 
@@ -74,14 +74,27 @@ def instantiate(model: ModelSpec, in_channels: int, out_channels: int, hparams: 
     return built
 
 
+def model_fingerprint(model: ModelSpec) -> str:
+    """What a run's model is: a preset's name; a module's class and its parameters and buffers as
+    given; a factory's qualified name."""
+    if isinstance(model, str):
+        return fingerprint("preset", model.lower())
+    if isinstance(model, nn.Module):
+        return fingerprint("module", f"{type(model).__module__}.{type(model).__qualname__}", repr(model),
+                           model.state_dict())
+    return fingerprint("factory", f"{getattr(model, '__module__', '')}.{getattr(model, '__qualname__', repr(model))}")
+
+
 def checkpoint_path(directory: Optional[Union[str, Path]], identity: Dict[str, Any], run: str) -> Optional[Path]:
-    """``directory/<model>-<dataset>-<hash of identity>/<run>.pt`` (``None`` without a directory)."""
+    """``directory/<model>-<dataset>-<fingerprint of identity>/<run>.pt`` (``None`` without a
+    directory); ``identity`` holds the fingerprints of the data and the model and the config, so a
+    stored run never answers for other data."""
     if directory is None:
         return None
-    key = json.dumps(identity, sort_keys=True, default=str)
-    tag = hashlib.sha1(key.encode()).hexdigest()[:10]
+    if Path(directory).exists() and not Path(directory).is_dir():
+        raise NotADirectoryError(f"checkpoint_dir {str(directory)!r} is a file, not a folder")
     name = "-".join(str(identity.get(k)) for k in ("model", "predictor", "dataset") if identity.get(k))
-    return Path(directory) / f"{name}-{tag}" / f"{run}.pt"
+    return Path(directory) / f"{name}-{fingerprint(identity)}" / f"{run}.pt"
 
 
 def reported_runs(sources: Sequence[Union[str, Path, Dict[str, Any]]],

@@ -26,9 +26,18 @@ from ..loader import Batch, EdgeBatchLoader, pair_loader
 from ..nn.link import DotPredictor, MLPPredictor, NCNCPredictor, NCNPredictor
 from ..train import Engine, Report, Task, TrainConfig, layer, split_config
 from ..transforms import link_split
-from ..utils import seed_everything
+from ..utils import fingerprint, seed_everything
 from . import presets
-from .base import ModelSpec, TaskEstimator, check_model_spec, checkpoint_path, instantiate, model_name, reported_runs
+from .base import (
+    ModelSpec,
+    TaskEstimator,
+    check_model_spec,
+    checkpoint_path,
+    instantiate,
+    model_fingerprint,
+    model_name,
+    reported_runs,
+)
 
 PREDICTORS = ("dot", "mlp", "ncn", "ncnc")
 REPORTED = ("hits@20", "hits@50", "hits@100", "mrr", "auc", "ap")
@@ -224,7 +233,9 @@ class LinkPrediction(TaskEstimator):
         meta = {"dataset": name, "model": model_name(self.model), "predictor": self._predictor_name(),
                 "model_version": MODEL_VERSION}
         reported = reported_runs(self.runs_from, {"task": "link-prediction", **meta, "config": self.config_})
-        identity = {"task": "link-prediction", **meta, "config": self.config_}
+        identity = {"task": "link-prediction", **meta, "config": self.config_,
+                    "model_spec": [model_fingerprint(self.model), model_fingerprint(self.predictor)],
+                    "data": fingerprint(data.edge_index, x, getattr(data, "split_edge", None))}
         task = LinkPredictionTask(train.metric, train.eval_batch_size)
 
         def run(seed: int):
@@ -238,7 +249,8 @@ class LinkPrediction(TaskEstimator):
             adj = loader.graph.adj
             engine = Engine(train, checkpoint_path(self.checkpoint_dir, identity, f"seed{seed}"), self.checkpoint_every,
                             self.checkpoint_seconds, self.progress, self.device,
-                            f"{meta['model']}+{meta['predictor']} seed {seed}")
+                            f"{meta['model']}+{meta['predictor']} seed {seed}",
+                            checkpoint_key=fingerprint(identity, f"seed{seed}"))
             result = engine.fit(task, model, loader, pair_loader(adj, split.valid, split.valid_neg, x),
                                 pair_loader(adj, split.test, split.test_neg, x), seed=seed)
             self.model_ = model

@@ -21,9 +21,17 @@ from torch_geometric.data import Data
 from ..adj import check_features, to_adj
 from ..loader import Batch, FullGraphLoader
 from ..train import Engine, Report, Task, TrainConfig, layer, split_config
-from ..utils import seed_everything
+from ..utils import fingerprint, seed_everything
 from . import presets
-from .base import ModelSpec, TaskEstimator, check_model_spec, checkpoint_path, instantiate, model_name
+from .base import (
+    ModelSpec,
+    TaskEstimator,
+    check_model_spec,
+    checkpoint_path,
+    instantiate,
+    model_fingerprint,
+    model_name,
+)
 
 SELECTIONS = ("accuracy", "loss")
 _ALWAYS_ALLOWED = {"norm", "residual", "jk"}  # BasicGNN options no preset table lists
@@ -75,11 +83,34 @@ def check_node_data(data: Data) -> None:
         raise ValueError(f"node classification needs integer labels of shape [N], got {data.y.dtype} "
                          f"{list(data.y.shape)} (multi-label data such as blogcatalog is evaluated with "
                          "graphkit.evaluate's embedding protocol instead)")
+    if data.y.numel() and int(data.y.min()) < 0:
+        raise ValueError(f"data.y holds negative labels (e.g. {int(data.y.min())}): classes must be 0 .. C-1 "
+                         "(mark unlabelled nodes with the masks instead)")
     for name in ("train_mask", "val_mask", "test_mask"):
-        if getattr(data, name, None) is None:
+        mask = getattr(data, name, None)
+        if mask is None:
             raise ValueError(f"data.{name} is missing: the dataset has no node split")
+        if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
+            raise TypeError(f"data.{name} must be a bool tensor of shape [N] or [N, splits], got "
+                            f"{getattr(mask, 'dtype', type(mask).__name__)} (an integer mask would be read as "
+                            "node indices)")
+        if mask.dim() not in (1, 2) or mask.size(0) != data.num_nodes:
+            raise ValueError(f"data.{name} must have shape [{data.num_nodes}] or [{data.num_nodes}, splits], got "
+                             f"{list(mask.shape)}")
     to_adj(data.edge_index, data.num_nodes)  # validates edge_index
     check_features(data.x, data.num_nodes)
+
+
+def check_split(train: Tensor, valid: Tensor, test: Tensor, split_index: int) -> None:
+    """Raise unless the split's three node sets are non-empty and disjoint."""
+    for mask, name in ((train, "training"), (valid, "validation"), (test, "test")):
+        if not bool(mask.any()):
+            raise ValueError(f"split {split_index} has no {name} nodes")
+    for mask, name in ((valid, "validation"), (test, "test")):
+        shared = int((mask & train).sum())
+        if shared:
+            raise ValueError(f"split {split_index}: {shared} {name} nodes are also training nodes (the masks must "
+                             "be disjoint, or the figures are measured on what was trained on)")
 
 
 def _mask(mask: Tensor, split_index: int) -> Tensor:
@@ -144,24 +175,27 @@ class NodeClassification(TaskEstimator):
         bad = [s for s in split_indices if not 0 <= s < num_splits]
         if bad:
             raise ValueError(f"split indices {bad} out of range: the dataset has {num_splits} split(s)")
+        for s in split_indices:  # every split before any training
+            check_split(*(_mask(m, s) for m in (data.train_mask, data.val_mask, data.test_mask)), s)
         name, split = getattr(data, "name", "graph"), getattr(data, "split", "custom")
         data = data.to(self.device)
         adj = to_adj(data.edge_index, data.num_nodes)
         y = data.y.long()
         num_classes = int(y.max()) + 1
         identity = {"task": "node-classification", "model": model_name(self.model), "config": self.config_,
-                    "dataset": name, "split": split}
+                    "dataset": name, "split": split, "model_spec": model_fingerprint(self.model),
+                    "data": fingerprint(data.edge_index, data.x, data.y, data.train_mask, data.val_mask,
+                                        data.test_mask)}
 
         def run(split_index: int, seed: int):
             masks = [_mask(m, split_index) for m in (data.train_mask, data.val_mask, data.test_mask)]
-            if not bool(masks[0].any()):
-                raise ValueError(f"split {split_index} has no training nodes")
             loaders = [FullGraphLoader(Batch(adj, x=data.x, y=y, mask=m)) for m in masks]
             seed_everything(seed)
             model = instantiate(self.model, data.num_features, num_classes, hparams)
-            engine = Engine(train, checkpoint_path(self.checkpoint_dir, identity, f"split{split_index}-seed{seed}"),
-                            self.checkpoint_every, self.checkpoint_seconds, self.progress, self.device,
-                            f"split {split_index} seed {seed}")
+            run_name = f"split{split_index}-seed{seed}"
+            engine = Engine(train, checkpoint_path(self.checkpoint_dir, identity, run_name), self.checkpoint_every,
+                            self.checkpoint_seconds, self.progress, self.device, f"split {split_index} seed {seed}",
+                            checkpoint_key=fingerprint(identity, run_name))
             result = engine.fit(NodeClassificationTask(train.select), model, *loaders, seed=seed,
                                 split_index=split_index)
             self.model_ = model

@@ -1,9 +1,11 @@
 """One training run's checkpoint, written atomically, from which the engine resumes a run exactly."""
 from __future__ import annotations
 
+import os
 import time
+import warnings
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import torch
 
@@ -21,13 +23,13 @@ class RunCheckpoint:
     save (so a run with slow epochs loses at most about that much work when it is killed).
     """
 
-    def __init__(self, path: Union[PathLike, None], every: int = 5, seconds: float = 60.0):
+    def __init__(self, path: Union[PathLike, None], every: int = 5, seconds: float = 60.0, key: Optional[str] = None):
         if every < 1:
             raise ValueError(f"checkpoint_every must be at least 1, got {every}")
         if seconds < 0:
             raise ValueError(f"checkpoint_seconds must be >= 0, got {seconds}")
         self.path = None if path is None else Path(path)
-        self.every, self.seconds = every, seconds
+        self.every, self.seconds, self.key = every, seconds, key
         self._last_save = time.monotonic()
 
     def resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer):
@@ -37,7 +39,14 @@ class RunCheckpoint:
         self._last_save = time.monotonic()
         if self.path is None or not self.path.exists():
             return None, None
-        saved = load_checkpoint(self.path)
+        try:
+            saved = load_checkpoint(self.path)
+            problem = self._mismatch(saved, model, optimizer)
+        except Exception as err:  # truncated, corrupt or not a checkpoint at all
+            problem = f"it cannot be read ({type(err).__name__}: {err})"
+        if problem is not None:
+            self._set_aside(problem)
+            return None, None
         model.load_state_dict(saved["model"])
         if saved["done"]:
             return saved["result"], None
@@ -47,6 +56,28 @@ class RunCheckpoint:
         else:  # written before the checkpoint carried Python's and NumPy's generators
             torch.set_rng_state(saved["rng"])
         return None, saved["state"]
+
+    def _mismatch(self, saved, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Optional[str]:
+        """Why ``saved`` is not a checkpoint of this run, or ``None``."""
+        if not isinstance(saved, dict) or not {"done", "model", "optimizer", "state"} <= set(saved):
+            return "it is not a run checkpoint"
+        if self.key is not None and saved.get("key", self.key) != self.key:
+            return f"it belongs to another run (key {saved.get('key')}, this run {self.key})"
+        own = model.state_dict()
+        theirs = saved["model"]
+        if set(own) != set(theirs) or any(tuple(own[k].shape) != tuple(theirs[k].shape) for k in own):
+            return "its model's parameters differ from this run's model"
+        groups = saved["optimizer"].get("param_groups", [])
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
+            return "its optimizer's parameter groups differ from this run's"
+        return None
+
+    def _set_aside(self, problem: str) -> None:
+        """Rename an unusable checkpoint out of the way (kept for inspection) and say so."""
+        aside = self.path.with_name(f"{self.path.name}.unusable-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.path, aside)
+        warnings.warn(f"checkpoint {self.path} was set aside as {aside.name}: {problem}; the run starts afresh",
+                      RuntimeWarning, stacklevel=3)
 
     def epoch_done(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict,
                    epoch: int) -> None:
@@ -58,7 +89,7 @@ class RunCheckpoint:
              result: Union[dict, None] = None) -> None:
         """Write the run; ``result`` marks it finished."""
         if self.path is not None:
-            atomic_save({"done": result is not None, "result": result, "model": model.state_dict(),
+            atomic_save({"done": result is not None, "result": result, "key": self.key, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "generators": generator_states(),
                          "state": state}, self.path)
             self._last_save = time.monotonic()

@@ -47,6 +47,11 @@ class TrainConfig:
     clip_grad_norm: Optional[float] = None
 
     def __post_init__(self):
+        for name, kinds in (("epochs", int), ("eval_every", int), ("lr", (int, float)),
+                            ("weight_decay", (int, float)), ("optimizer", str)):
+            _check_type(name, getattr(self, name), kinds)
+        _check_type("patience", self.patience, int, optional=True)
+        _check_type("clip_grad_norm", self.clip_grad_norm, (int, float), optional=True)
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if not self.lr > 0:
@@ -70,6 +75,16 @@ class TrainConfig:
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _check_type(name: str, value: Any, kinds, optional: bool = False) -> None:
+    """``value`` is of ``kinds`` (``bool`` is no number here), or ``None`` when ``optional``."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        wanted = kinds.__name__ if isinstance(kinds, type) else " or ".join(k.__name__ for k in kinds)
+        raise TypeError(f"{name} must be {wanted}{' or None' if optional else ''}, got {value!r} "
+                        f"({type(value).__name__})")
 
 
 def read_toml(path) -> Dict[str, Any]:

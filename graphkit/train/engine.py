@@ -79,12 +79,16 @@ class Engine:
         progress: show a progress bar over the epochs.
         device: where the model and batches go.
         description: the progress bar's label.
+        checkpoint_key: what the run depends on (a fingerprint of its data, model and config):
+            a checkpoint holding another key, or one that cannot be read, is set aside with a
+            warning and the run starts afresh.
     """
 
     def __init__(self, config: TrainConfig, checkpoint=None, checkpoint_every: int = 10,
-                 checkpoint_seconds: float = 60.0, progress: bool = True, device="cpu", description: str = "train"):
+                 checkpoint_seconds: float = 60.0, progress: bool = True, device="cpu", description: str = "train",
+                 checkpoint_key: Optional[str] = None):
         self.config = config
-        self.checkpoint = RunCheckpoint(checkpoint, checkpoint_every, checkpoint_seconds)
+        self.checkpoint = RunCheckpoint(checkpoint, checkpoint_every, checkpoint_seconds, checkpoint_key)
         self.progress, self.device, self.description = progress, torch.device(device), description
 
     def wrap(self, model: nn.Module) -> nn.Module:

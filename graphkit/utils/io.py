@@ -1,6 +1,7 @@
 """Atomic result files: write to a temporary file in the same folder, fsync, then rename, so an
-interrupted run leaves either the old file or the new one, never half of one. ``file_lock``
-serialises processes that update one file or folder."""
+interrupted run leaves either the old file or the new one, never half of one (the temporaries of
+a killed writer are removed by the next write of the same file); the file gets the mode a plain
+``open`` would give. ``file_lock`` serialises processes that update one file or folder."""
 from __future__ import annotations
 
 import contextlib
@@ -14,11 +15,41 @@ import torch
 PathLike = Union[str, os.PathLike]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of ``path`` left by writers that died (killed mid-write): their names carry
+    the writer's process id (``.<name>.<pid>.<random>.tmp``)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        parts = tmp.name[len(path.name) + 2:].split(".")
+        if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and not _pid_alive(int(parts[0])):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def _atomic(path: PathLike, write) -> Path:
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # the mode a plain open() gives, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -228,6 +228,7 @@ def test_runs_reported_apart_as_json_are_assembled_and_checked(tmp_path, monkeyp
 
     from graphkit.cli.main import main
     from graphkit.tasks import link_prediction as task_module
+    from graphkit.train import Engine
     data = _community_graph()
     config = {"epochs": 3, "hidden_channels": 16, "num_layers": 1, "batch_size": 256, "metric": "hits@20"}
     files = []
@@ -240,7 +241,7 @@ def test_runs_reported_apart_as_json_are_assembled_and_checked(tmp_path, monkeyp
     def refuse_training(*args, **kwargs):
         raise AssertionError("a reported seed was trained again")
     assembled = LinkPrediction("gcn", "dot", runs=2, config=config, progress=False, runs_from=files)
-    monkeypatch.setattr(task_module.Engine, "fit", refuse_training)
+    monkeypatch.setattr(Engine, "fit", refuse_training)
     both = assembled.fit(data)
     assert both.to_dict()["runs"] == [json.loads(f.read_text())["runs"][0] for f in files]  # read back whole
     for apart, one_fit in zip(both.runs, together.runs):  # and equal to one fit, but for the timings

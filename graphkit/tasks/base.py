@@ -18,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..nn.models import MODELS, build_model
-from ..train import Report, RunResult
+from ..train import Engine, Report, RunResult
 from ..utils import fingerprint
 
 ModelSpec = Union[str, nn.Module, Callable[[int, int], nn.Module]]
@@ -142,6 +142,13 @@ class TaskEstimator(BaseEstimator):
         """The highest of this process's and the runs' peaks (runs read back trained elsewhere)."""
         from ..utils import peak_rss_mib
         return max([peak_rss_mib()] + [r.peak_rss_mib for r in results if r.peak_rss_mib is not None])
+
+    def _engine(self, config, identity: Dict[str, Any], run: str, description: str) -> Engine:
+        """The engine of one run, checkpointed under ``checkpoint_dir`` by the run's ``identity``
+        (task, data, model, config fingerprints) and name."""
+        return Engine(config, checkpoint_path(self.checkpoint_dir, identity, run), self.checkpoint_every,
+                      self.checkpoint_seconds, self.progress, self.device, description,
+                      checkpoint_key=fingerprint(identity, run))
 
     def _report(self, task: str, meta: Dict[str, Any], metric: str, config: Dict[str, Any],
                 results: List[RunResult]) -> Report:

@@ -24,20 +24,11 @@ from ..adj import Adj, check_edge_index, check_features
 from ..evaluate.link_prediction import link_prediction
 from ..loader import Batch, EdgeBatchLoader, pair_loader
 from ..nn.link import DotPredictor, MLPPredictor, NCNCPredictor, NCNPredictor
-from ..train import Engine, Report, Task, TrainConfig, layer, split_config
+from ..train import Report, Task, TrainConfig, layer, split_config
 from ..transforms import link_split
 from ..utils import fingerprint, seed_everything
 from . import presets
-from .base import (
-    ModelSpec,
-    TaskEstimator,
-    check_model_spec,
-    checkpoint_path,
-    instantiate,
-    model_fingerprint,
-    model_name,
-    reported_runs,
-)
+from .base import ModelSpec, TaskEstimator, check_model_spec, instantiate, model_fingerprint, model_name, reported_runs
 
 PREDICTORS = ("dot", "mlp", "ncn", "ncnc")
 REPORTED = ("hits@20", "hits@50", "hits@100", "mrr", "auc", "ap")
@@ -247,10 +238,7 @@ class LinkPrediction(TaskEstimator):
                                      hparams)
             loader = EdgeBatchLoader(split.train, split.num_nodes, train.batch_size, x, train.mask_input)
             adj = loader.graph.adj
-            engine = Engine(train, checkpoint_path(self.checkpoint_dir, identity, f"seed{seed}"), self.checkpoint_every,
-                            self.checkpoint_seconds, self.progress, self.device,
-                            f"{meta['model']}+{meta['predictor']} seed {seed}",
-                            checkpoint_key=fingerprint(identity, f"seed{seed}"))
+            engine = self._engine(train, identity, f"seed{seed}", f"{meta['model']}+{meta['predictor']} seed {seed}")
             result = engine.fit(task, model, loader, pair_loader(adj, split.valid, split.valid_neg, x),
                                 pair_loader(adj, split.test, split.test_neg, x), seed=seed)
             self.model_ = model

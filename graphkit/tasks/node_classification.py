@@ -20,18 +20,10 @@ from torch_geometric.data import Data
 
 from ..adj import check_features, to_adj
 from ..loader import Batch, FullGraphLoader
-from ..train import Engine, Report, Task, TrainConfig, layer, split_config
+from ..train import Report, Task, TrainConfig, layer, split_config
 from ..utils import fingerprint, seed_everything
 from . import presets
-from .base import (
-    ModelSpec,
-    TaskEstimator,
-    check_model_spec,
-    checkpoint_path,
-    instantiate,
-    model_fingerprint,
-    model_name,
-)
+from .base import ModelSpec, TaskEstimator, check_model_spec, instantiate, model_fingerprint, model_name
 
 SELECTIONS = ("accuracy", "loss")
 _ALWAYS_ALLOWED = {"norm", "residual", "jk"}  # BasicGNN options no preset table lists
@@ -192,10 +184,7 @@ class NodeClassification(TaskEstimator):
             loaders = [FullGraphLoader(Batch(adj, x=data.x, y=y, mask=m)) for m in masks]
             seed_everything(seed)
             model = instantiate(self.model, data.num_features, num_classes, hparams)
-            run_name = f"split{split_index}-seed{seed}"
-            engine = Engine(train, checkpoint_path(self.checkpoint_dir, identity, run_name), self.checkpoint_every,
-                            self.checkpoint_seconds, self.progress, self.device, f"split {split_index} seed {seed}",
-                            checkpoint_key=fingerprint(identity, run_name))
+            engine = self._engine(train, identity, f"split{split_index}-seed{seed}", f"split {split_index} seed {seed}")
             result = engine.fit(NodeClassificationTask(train.select), model, *loaders, seed=seed,
                                 split_index=split_index)
             self.model_ = model

@@ -24,6 +24,7 @@ sparse feature matrix) is kept by :func:`tensor_cache`.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable, Hashable, Optional, Tuple
 
 import numpy as np
@@ -32,9 +33,16 @@ import torch
 from torch import Tensor
 from torch.utils.weak import WeakIdKeyDictionary
 
-__all__ = ["Adj", "to_adj", "check_edge_index", "check_features", "debug", "tensor_cache"]
+__all__ = ["Adj", "to_adj", "check_edge_index", "check_features", "debug", "tensor_cache", "MAX_NODES"]
 
 _INDEX_DTYPES = (torch.int32, torch.int64)
+#: Node-count limits (no real graph comes near them; ogbn-papers100M has 1.1e8 nodes): a node count
+#: above ``MAX_NODES`` (2**40), or above ``_FREE_NODES + _NODES_PER_EDGE * num_edges``
+#: (2**31 + 1000 per edge), is refused before anything of that size is allocated: it is almost
+#: certainly a wrong argument (``to_adj(ei, 10**12)`` would ask for 8 TB of row pointers).
+MAX_NODES = 2 ** 40
+_FREE_NODES = 2 ** 31
+_NODES_PER_EDGE = 1000
 _DEBUG = {"enabled": False}
 
 
@@ -70,6 +78,20 @@ class debug:
         return _DEBUG["enabled"]
 
 
+def _node_count(value, name: str, num_edges: int) -> int:
+    """``value`` as a node count: a Python or numpy integer (not a bool, not a float), at most
+    :data:`MAX_NODES` and at most ``2**31 + 1000 * num_edges`` (see :data:`MAX_NODES`)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    limit = min(MAX_NODES, _FREE_NODES + _NODES_PER_EDGE * num_edges)
+    if value > limit:
+        raise ValueError(f"{name}={value} is too large for a graph of {num_edges} edges (graphkit refuses more than "
+                         f"min(2**40, 2**31 + 1000 * num_edges) = {limit} nodes, which would allocate "
+                         f"{8 * value / 2 ** 30:.3g} GiB of row pointers); pass the real node count")
+    return value
+
+
 def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None, num_dst: Optional[int] = None) -> int:
     """Validate a PyG ``edge_index`` and return the number of (source) nodes.
 
@@ -78,8 +100,9 @@ def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None, num_ds
     graph enters, not per step.
 
     Raises ``ValueError``/``TypeError`` naming the problem: not a tensor, not of shape
-    ``[2, E]``, not an integer dtype, negative or out-of-range ids, or an empty graph
-    whose node count cannot be inferred.
+    ``[2, E]``, not an integer dtype, on the meta device, negative or out-of-range ids, an empty
+    graph whose node count cannot be inferred, a ``num_nodes``/``num_dst`` that is not an int (a
+    float or a bool) or is implausibly large (see :data:`MAX_NODES`).
     """
     if not isinstance(edge_index, Tensor):
         raise TypeError(f"edge_index must be a torch.Tensor of shape [2, E], got {type(edge_index).__name__}")
@@ -87,7 +110,13 @@ def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None, num_ds
         raise ValueError(f"edge_index must have shape [2, E], got {list(edge_index.shape)}")
     if edge_index.dtype not in _INDEX_DTYPES:
         raise TypeError(f"edge_index must hold integer node ids (int64 or int32), got dtype {edge_index.dtype}")
+    if edge_index.device.type == "meta":
+        raise ValueError("edge_index is on the meta device (it holds no data); move it to a real device first")
     num_edges = edge_index.size(1)
+    if num_nodes is not None:
+        num_nodes = _node_count(num_nodes, "num_nodes", num_edges)
+    if num_dst is not None:
+        num_dst = _node_count(num_dst, "num_dst", num_edges)
     if num_edges > 0:  # [min id, max source id, max target id]: one read-back
         lo, hi_src, hi_dst = torch.stack([edge_index.min(), edge_index[0].max(), edge_index[1].max()]).tolist()
         hi = max(hi_src, hi_dst) if num_dst is None else hi_src
@@ -98,12 +127,13 @@ def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None, num_ds
             raise ValueError("empty graph: edge_index has no edges, so the number of nodes cannot be inferred; "
                              "pass num_nodes")
         num_nodes = hi + 1
-    num_nodes = int(num_nodes)
     if num_nodes <= 0:
         raise ValueError(f"empty graph: num_nodes must be positive, got {num_nodes}")
     if num_edges > 0 and hi >= num_nodes:
         raise ValueError(f"edge_index contains node id {hi}, out of range for num_nodes={num_nodes} "
                          f"(ids must lie in [0, {num_nodes}))")
+    if num_dst is not None and num_dst < 0:
+        raise ValueError(f"num_dst must be >= 0, got {num_dst}")
     if num_edges > 0 and num_dst is not None and hi_dst >= num_dst:
         raise ValueError(f"edge_index contains target id {hi_dst}, out of range for num_dst={num_dst}")
     return num_nodes
@@ -276,7 +306,7 @@ class Adj:
         num_nodes = check_edge_index(edge_index, num_nodes, num_dst)
         num_dst = num_nodes if num_dst is None else int(num_dst)
         if edge_weight is not None:
-            _check_edge_weight(edge_weight, edge_index.size(1))
+            _check_edge_weight(edge_weight, edge_index.size(1), device=edge_index.device, flat=True)
         return cls._from_edges(edge_index[0], edge_index[1], (num_dst, num_nodes), edge_weight)
 
     @classmethod
@@ -411,7 +441,7 @@ class Adj:
     def with_value(self, value: Optional[Tensor]) -> "Adj":
         """The same structure with other edge weights ``[E]`` (CSR order); structure caches are shared."""
         if value is not None:
-            _check_edge_weight(value, self.num_edges)
+            _check_edge_weight(value, self.num_edges, "value", device=self.device)
         out = Adj.__new__(Adj)
         out.rowptr, out._col, out.value, out.perm, out.shape = self.rowptr, self._col, value, self.perm, self.shape
         out._cache, out._shared = {}, self._shared
@@ -541,11 +571,21 @@ class Adj:
                            None if self.perm is None else self.perm.to(device))
 
 
-def _check_edge_weight(edge_weight: Tensor, num_edges: int, name: str = "edge_weight") -> None:
-    if not isinstance(edge_weight, Tensor) or not edge_weight.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor of shape [E]")
+def _check_edge_weight(edge_weight: Tensor, num_edges: int, name: str = "edge_weight",
+                       device: Optional[torch.device] = None, flat: bool = False) -> None:
+    """Type, shape (``[E]``; ``[E, H]`` too unless ``flat``) and device of edge weights; no sync.
+    Their values (NaN, negative) are taken as given (GCNConv checks them in :class:`debug` mode)."""
+    if not isinstance(edge_weight, Tensor):
+        raise TypeError(f"{name} must be a floating-point tensor of shape [E], got {type(edge_weight).__name__}")
+    if not edge_weight.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor of shape [E], got dtype {edge_weight.dtype}")
     if edge_weight.dim() < 1 or edge_weight.size(0) != num_edges:
         raise ValueError(f"{name} has shape {list(edge_weight.shape)} but the graph has {num_edges} edges")
+    if flat and edge_weight.dim() != 1:
+        raise ValueError(f"{name} must have shape [E] = [{num_edges}] (one weight per edge), "
+                         f"got {list(edge_weight.shape)}")
+    if device is not None and edge_weight.device != device:
+        raise ValueError(f"{name} is on {edge_weight.device} but the graph (edge_index) is on {device}")
 
 
 def to_adj(graph, num_nodes: Optional[int] = None, edge_weight: Optional[Tensor] = None,
@@ -557,22 +597,36 @@ def to_adj(graph, num_nodes: Optional[int] = None, edge_weight: Optional[Tensor]
             or a networkx graph. The ``Adj`` of an ``edge_index`` is kept in its
             :func:`tensor_cache`: the same tensor gives the same ``Adj`` (validated and built once)
             until it is changed in place.
-        num_nodes: node count (sources) for an ``edge_index`` (inferred when omitted).
-        edge_weight: ``[E]`` weights in ``edge_index`` order (permuted into CSR order here).
-        num_dst: target count of a bipartite ``edge_index``.
+        num_nodes: node count (sources) for an ``edge_index`` (inferred when omitted): an int
+            (a numpy integer too; not a float or a bool), at most :data:`MAX_NODES`.
+        edge_weight: ``[E]`` floating-point weights in ``edge_index`` order (permuted into CSR
+            order here), on the device of ``edge_index``. Their values are taken as given (no
+            host synchronisation); :class:`GCNConv <graphkit.nn.GCNConv>` rejects NaN and
+            negative weights in :class:`debug` mode.
+        num_dst: target count of a bipartite ``edge_index`` (an int, as ``num_nodes``).
     """
     if isinstance(graph, Adj):
         if edge_weight is not None:
             raise ValueError("edge_weight cannot be combined with an Adj: use adj.with_value(...)")
         return graph
     if isinstance(graph, Tensor):
+        # one entry per (num_nodes, num_dst) as given, num_dst None meaning square; an Adj built
+        # with inferred counts is also kept under the counts it resolved to
+        num_edges = graph.size(1) if graph.dim() == 2 else 0
+        if num_nodes is not None:
+            num_nodes = _node_count(num_nodes, "num_nodes", num_edges)
+        if num_dst is not None:
+            num_dst = _node_count(num_dst, "num_dst", num_edges)
+        key = (num_nodes, num_nodes if num_dst is None else num_dst) if num_nodes is not None else (None, num_dst)
         cache = tensor_cache(graph)
-        adj = cache.get("adj")
-        if (adj is None or (num_nodes is not None and adj.shape[1] != num_nodes)
-                or (num_dst is not None and adj.shape[0] != num_dst)):
-            adj = cache["adj"] = Adj.from_edge_index(graph, num_nodes, num_dst=num_dst)
+        adjs = cache.setdefault("adj_by_counts", {})
+        adj = adjs.get(key)
+        if adj is None:
+            adj = adjs[key] = Adj.from_edge_index(graph, num_nodes, num_dst=num_dst)
+            adjs.setdefault((adj.shape[1], adj.shape[0]), adj)
+        cache["adj"] = adj  # the last one asked for
         if edge_weight is not None:
-            _check_edge_weight(edge_weight, adj.num_edges)
+            _check_edge_weight(edge_weight, adj.num_edges, device=adj.device, flat=True)
             adj = adj.with_value(edge_weight[adj.perm])
         return adj
     if sp.issparse(graph):

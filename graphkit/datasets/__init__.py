@@ -13,16 +13,41 @@ import torch
 from torch_geometric.data import Data
 
 from .loaders import run_loader
-from .registry import DatasetCard, DatasetNotFoundError, cache_lock, cache_root, card, cards, data_root, locate, stage
+from .registry import (
+    DatasetCard,
+    DatasetNotFoundError,
+    DatasetReadError,
+    cache_lock,
+    cache_root,
+    card,
+    cards,
+    data_root,
+    locate,
+    stage,
+)
 from .synthetic import GENERATORS, csbm, random_split_masks, rmat, uniform
 
 __all__ = ["load", "card", "cards", "names", "locate", "data_root", "cache_root", "cache_lock", "DatasetCard",
-           "DatasetNotFoundError", "csbm", "rmat", "uniform", "random_split_masks"]
+           "DatasetNotFoundError", "DatasetReadError", "check_edge_ids", "csbm", "rmat", "uniform",
+           "random_split_masks"]
 
 
 def names() -> list:
     """Names of the datasets with a card."""
     return sorted(cards())
+
+
+def check_edge_ids(data: Data, name: str) -> None:
+    """Raise ``DatasetReadError`` when an edge names a node id outside ``[0, num_nodes)``."""
+    edge_index = getattr(data, "edge_index", None)
+    if edge_index is None or edge_index.numel() == 0:
+        return
+    num_nodes = data.num_nodes
+    low, high = int(edge_index.min()), int(edge_index.max())
+    if low < 0 or high >= num_nodes:
+        bad = low if low < 0 else high
+        raise DatasetReadError(f"dataset {name!r} has an edge to node {bad}, which does not exist: its "
+                               f"{num_nodes} nodes have ids 0 .. {num_nodes - 1}. The edge file is corrupt.")
 
 
 def load(name: str, root: Optional[str] = None, split: Optional[str] = None,
@@ -58,8 +83,10 @@ def load(name: str, root: Optional[str] = None, split: Optional[str] = None,
         base = data_root(root)
         looked_in = f"{base / c.folder} (data root)" if base is not None else "no data root (GRAPHKIT_DATA unset)"
         looked_in += f" and {cache_root() / c.folder} (cache)"
+        source = base / c.folder if base is not None and c.folder and (base / c.folder).is_dir() else None
         with cache_lock(c):
-            data = run_loader(c, stage(c, root), split, looked_in)
+            data = run_loader(c, stage(c, root), split, looked_in, source)
+    check_edge_ids(data, c.name)
     for mask in ("train_mask", "val_mask", "test_mask"):  # PyG's geom-gcn Planetoid masks are uint8
         if getattr(data, mask, None) is not None and data[mask].dtype != torch.bool:
             data[mask] = data[mask].bool()

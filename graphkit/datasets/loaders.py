@@ -7,15 +7,19 @@ has node splits (``[N]``, or ``[N, S]`` for S fixed splits such as geom-gcn's 10
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import warnings
+import zipfile
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import scipy.io
 import torch
 from torch_geometric.data import Data
 
-from .registry import DatasetCard, DatasetNotFoundError
+from .registry import DatasetCard, DatasetNotFoundError, DatasetReadError
 
 
 def _planetoid(card: DatasetCard, root: Path, split: str) -> Data:
@@ -101,17 +105,142 @@ LOADERS: Dict[str, Callable[[DatasetCard, Path, str], Data]] = {
 }
 
 
-def run_loader(card: DatasetCard, root: Path, split: str, looked_in: str) -> Data:
-    """Call the card's loader; turn a failed download into one clear ``DatasetNotFoundError``."""
+_COMPLETE = ".graphkit-complete"  # written (temp name, then rename) once a processed/ folder loaded
+
+
+def _processed_dirs(folder: Path) -> List[Path]:
+    return [p for p in folder.rglob("processed") if p.is_dir()] if folder.is_dir() else []
+
+
+def _bad_files(processed: Path) -> List[Path]:
+    """The ``.pt`` files of ``processed`` that are not complete torch (zip) archives."""
+    bad = []
+    for path in sorted(processed.rglob("*.pt")):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if archive.testzip() is not None:
+                    bad.append(path)
+        except (zipfile.BadZipFile, OSError, EOFError):
+            bad.append(path)
+    return bad
+
+
+def _mark_complete(folder: Path) -> None:
+    for processed in _processed_dirs(folder):
+        marker = processed / _COMPLETE
+        if not marker.exists():
+            tmp = processed / (_COMPLETE + f".{os.getpid()}.part")
+            tmp.write_text("processed files complete\n")
+            os.replace(tmp, marker)
+
+
+def _drop_unfinished(card: DatasetCard, folder: Path) -> None:
+    """Processed folders never marked complete (an interrupted first processing, e.g. kill -9) whose
+    files are truncated: remove them (cache only) so that the loader processes again."""
+    for processed in _processed_dirs(folder):
+        if (processed / _COMPLETE).exists():
+            continue
+        bad = _bad_files(processed)
+        if bad:
+            warnings.warn(f"dataset {card.name!r}: processed file(s) {', '.join(map(str, bad))} in graphkit's "
+                          f"cache are truncated or corrupt (an interrupted processing?); removed {processed} "
+                          "and processing again", stacklevel=4)
+            shutil.rmtree(processed, ignore_errors=True)
+
+
+def _file_in_traceback(err: BaseException, folder: Path) -> Optional[Path]:
+    """The file under ``folder`` the failing code was reading, found in the traceback's locals."""
+    tb, found = err.__traceback__, None
+    base = str(folder.resolve())
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, (str, Path)) and len(str(value)) < 4096:
+                try:
+                    path = Path(value).resolve()
+                except (OSError, ValueError):
+                    continue
+                if str(path).startswith(base + os.sep) and path.is_file():
+                    found = path  # keep the innermost
+        tb = tb.tb_next
+    return found
+
+
+def _is_download_error(err: BaseException, had_files: bool) -> bool:
+    if isinstance(err, DatasetNotFoundError):
+        return True
+    if isinstance(err, OSError):  # URLError is an OSError
+        return True
+    if isinstance(err, EOFError):  # OGB's download prompt, or a truncated pickle of files we have
+        return not had_files or "when reading a line" in str(err)
+    return False
+
+
+def _run_loader(card: DatasetCard, root: Path, split, folder: Path, looked_in: str):
+    """One attempt of the card's loader; a failed download is a :class:`DatasetNotFoundError`."""
+    had_files = folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
     try:
         return LOADERS[card.loader](card, root, split)
-    except (OSError, EOFError) as err:  # URLError is an OSError; EOFError: OGB's download prompt
-        if isinstance(err, DatasetNotFoundError):
+    except Exception as err:
+        if _is_download_error(err, had_files):
+            raise _not_found(card, root, looked_in, err) from err
+        raise
+
+
+def _not_found(card: DatasetCard, root: Path, looked_in: str, err: BaseException) -> DatasetNotFoundError:
+    if isinstance(err, DatasetNotFoundError):
+        return err
+    return DatasetNotFoundError(
+        f"dataset {card.name!r} is not available: looked in {looked_in}, and downloading it into "
+        f"{root} failed ({type(err).__name__}: {err}). Set GRAPHKIT_DATA or --data-root to a folder "
+        f"holding {card.folder}/, or connect to the internet."
+    )
+
+
+def _read_error(card: DatasetCard, folder: Path, err: BaseException, source: Optional[Path]) -> DatasetReadError:
+    path = _file_in_traceback(err, folder)
+    where = f"file {path}" if path is not None else f"the files under {folder}"
+    if source is not None and path is not None:
+        try:
+            where += f" (a copy of {source / path.resolve().relative_to(folder.resolve())})"
+        except ValueError:
+            pass
+    elif source is not None:
+        where += f" (copied from {source})"
+    return DatasetReadError(f"dataset {card.name!r}: could not read {where}: {type(err).__name__}: {err}. "
+                            "The file is probably truncated or corrupt: replace it with a good copy.")
+
+
+def run_loader(card: DatasetCard, root: Path, split: str, looked_in: str, source: Optional[Path] = None) -> Data:
+    """Call the card's loader; turn a failed download into one clear ``DatasetNotFoundError`` and an
+    unreadable (truncated, corrupt) file into a ``DatasetReadError`` naming it.
+
+    ``processed/`` files of graphkit's cache (``root``) that fail to load are removed, with a warning,
+    and the dataset is processed again once. ``source``: the data-root folder the files were copied
+    from (named in errors; never written).
+    """
+    folder = root / card.folder if card.folder else root
+    _drop_unfinished(card, folder)
+    try:
+        data = _run_loader(card, root, split, folder, looked_in)
+    except DatasetNotFoundError:
+        raise
+    except Exception as err:
+        culprit = _file_in_traceback(err, folder)
+        processed = [p for p in _processed_dirs(folder) if any(f.is_file() for f in p.rglob("*"))]
+        in_processed = culprit is not None and "processed" in culprit.relative_to(folder.resolve()).parts
+        if not processed or (culprit is not None and not in_processed):  # a raw file is unreadable
+            raise _read_error(card, folder, err, source) from err
+        named = [culprit] if culprit is not None else [b for p in processed for b in _bad_files(p)]
+        warnings.warn(f"dataset {card.name!r}: loading from graphkit's cache failed ({type(err).__name__}: {err}) "
+                      f"reading {', '.join(map(str, named)) if named else 'the processed files under ' + str(folder)}; "
+                      "removed its processed/ folder and processing again", stacklevel=3)
+        for p in processed:
+            shutil.rmtree(p, ignore_errors=True)
+        try:
+            data = _run_loader(card, root, split, folder, looked_in)
+        except DatasetNotFoundError:
             raise
-        raise DatasetNotFoundError(
-            f"dataset {card.name!r} is not available: looked in {looked_in}, and downloading it into "
-            f"{root} failed ({type(err).__name__}: {err}). Set GRAPHKIT_DATA or --data-root to a folder "
-            f"holding {card.folder}/, or connect to the internet."
-        ) from err
-
-
+        except Exception as err2:
+            raise _read_error(card, folder, err2, source) from err2
+    _mark_complete(folder)
+    return data

@@ -25,6 +25,11 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset is neither under the data root nor in the cache, and could not be downloaded."""
 
 
+class DatasetReadError(ValueError):
+    """A dataset's files are there but cannot be read (a truncated or corrupt file), or hold an
+    invalid graph (an edge to a node that does not exist)."""
+
+
 @dataclass(frozen=True)
 class DatasetCard:
     """What ``datasets/<name>.toml`` says about one dataset."""

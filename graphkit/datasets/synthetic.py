@@ -6,11 +6,24 @@ gives the same graph.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, to_undirected
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_real(name: str, value, minimum: float = -math.inf) -> None:
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+            or value < minimum):
+        limit = "" if minimum == -math.inf else f" >= {minimum}"
+        raise ValueError(f"{name} must be a finite number{limit}, got {value!r}")
 
 
 def random_split_masks(num_nodes: int, train: float = 0.6, val: float = 0.2,
@@ -39,8 +52,15 @@ def csbm(num_nodes: int = 3000, num_classes: int = 5, num_features: int = 128, a
 
     Returns ``Data(x [N, F], y [N], edge_index [2, E] undirected, train/val/test masks 60/20/20)``.
     """
+    _check_real("homophily", homophily)
     if not 0.0 <= homophily <= 1.0:
         raise ValueError(f"homophily must lie in [0, 1], got {homophily}")
+    _check_int("num_nodes", num_nodes, 1)
+    _check_int("num_classes", num_classes, 1)
+    _check_int("num_features", num_features, 1)
+    _check_int("seed", seed, 0)
+    _check_real("avg_degree", avg_degree, 0.0)
+    _check_real("feature_snr", feature_snr)
     if num_classes < 2 or num_nodes < num_classes:
         raise ValueError(f"need at least 2 classes and as many nodes as classes, got {num_classes}, {num_nodes}")
     gen = torch.Generator().manual_seed(seed)
@@ -63,6 +83,13 @@ def csbm(num_nodes: int = 3000, num_classes: int = 5, num_features: int = 128, a
                 **random_split_masks(num_nodes, generator=gen))
 
 
+def _check_attributes(num_nodes, num_features, num_classes, seed) -> None:
+    _check_int("num_nodes", num_nodes, 1)
+    _check_int("num_features", num_features, 0)
+    _check_int("num_classes", num_classes, 1)
+    _check_int("seed", seed, 0)
+
+
 def _node_attributes(num_nodes: int, num_features: int, num_classes: int, gen: torch.Generator) -> dict:
     x = torch.randn(num_nodes, num_features, generator=gen)
     y = torch.randint(0, num_classes, (num_nodes,), generator=gen)
@@ -77,6 +104,11 @@ def rmat_edges(num_nodes: int, num_edges: int, a: float = 0.57, b: float = 0.19,
     probabilities ``a, b, c, 1-a-b-c``, all edges at once per level; ids beyond ``num_nodes`` are
     redrawn. Node ids are randomly permuted so high degree is not tied to low ids.
     """
+    _check_int("num_nodes", num_nodes, 1)
+    _check_int("num_edges", num_edges, 0)
+    _check_int("seed", seed, 0)
+    for name, p in (("a", a), ("b", b), ("c", c)):
+        _check_real(name, p)
     if min(a, b, c) < 0 or a + b + c > 1:
         raise ValueError(f"R-MAT probabilities must be non-negative with a+b+c <= 1, got {a}, {b}, {c}")
     gen = torch.Generator().manual_seed(seed)
@@ -102,6 +134,7 @@ def rmat_edges(num_nodes: int, num_edges: int, a: float = 0.57, b: float = 0.19,
 def rmat(num_nodes: int = 100_000, num_edges: int = 2_000_000, num_features: int = 64, num_classes: int = 10,
          a: float = 0.57, b: float = 0.19, c: float = 0.19, seed: int = 0) -> Data:
     """An R-MAT graph with Gaussian features and random labels (for scaling and benchmarks)."""
+    _check_attributes(num_nodes, num_features, num_classes, seed)
     gen = torch.Generator().manual_seed(seed + 1)
     edge_index = rmat_edges(num_nodes, num_edges, a, b, c, seed)
     return Data(edge_index=edge_index, **_node_attributes(num_nodes, num_features, num_classes, gen))
@@ -111,6 +144,8 @@ def uniform(num_nodes: int = 100_000, num_edges: int = 2_000_000, num_features: 
             num_classes: int = 10, seed: int = 0, dedupe: bool = False) -> Data:
     """``num_edges`` directed edges with uniform endpoints (G(n, m); duplicates kept unless
     ``dedupe``), Gaussian features and random labels."""
+    _check_attributes(num_nodes, num_features, num_classes, seed)
+    _check_int("num_edges", num_edges, 0)
     gen = torch.Generator().manual_seed(seed)
     edge_index = torch.randint(0, num_nodes, (2, num_edges), generator=gen)
     if dedupe:

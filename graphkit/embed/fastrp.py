@@ -13,6 +13,7 @@ independent), so the work is multi-threaded and the memory stays near two ``N x 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -150,9 +151,16 @@ class FastRP(BaseEstimator):
     def _check_params(self) -> None:
         if not isinstance(self.dim, int) or self.dim < 1:
             raise ValueError(f"dim must be a positive integer, got {self.dim!r}")
-        weights = list(self.weights)
-        if not weights or not all(math.isfinite(float(w)) for w in weights):
+        try:
+            weights = [float(w) for w in self.weights]
+        except (TypeError, ValueError):
+            weights = None
+        if not weights or not all(math.isfinite(w) for w in weights):
             raise ValueError(f"weights must be a non-empty list of finite numbers, got {self.weights!r}")
+        for name in ("normalization_strength", "self_influence"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
         if self.projection not in ("sparse", "gaussian"):
             raise ValueError(f"projection must be 'sparse' or 'gaussian', got {self.projection!r}")
         if self.input_matrix not in ("transition", "adjacency"):
@@ -161,7 +169,8 @@ class FastRP(BaseEstimator):
             raise ValueError(f"density must be 'auto' or a number in (0, 1], got {self.density!r}")
         if self.dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {self.dtype}")
-        if not 0 <= self.property_dim <= self.dim:
+        if isinstance(self.property_dim, bool) or not isinstance(self.property_dim, numbers.Integral) \
+                or not 0 <= self.property_dim <= self.dim:
             raise ValueError(f"property_dim must lie in [0, dim], got {self.property_dim}")
 
     def _check_features(self, features, n: int) -> Optional[Tensor]:

@@ -21,6 +21,8 @@ Two details decide whether published figures reproduce:
 """
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -50,6 +52,11 @@ def label_matrix(labels) -> np.ndarray:
 INTERCEPTS = ("penalized", "free")
 
 
+def _check_C(C) -> None:
+    if isinstance(C, bool) or not isinstance(C, numbers.Real) or not math.isfinite(C) or C <= 0:
+        raise ValueError(f"C (the inverse regularisation strength) must be a positive finite number, got {C!r}")
+
+
 def fit_one_vs_rest(x: np.ndarray, y: np.ndarray, C: float = 1.0, intercept: str = "penalized",
                     max_iter: int = 300, tol: float = 1e-8) -> tuple:
     """Fit every column of ``y`` ``[n, L]`` against ``x`` ``[n, F]`` by L2-regularised logistic
@@ -65,6 +72,7 @@ def fit_one_vs_rest(x: np.ndarray, y: np.ndarray, C: float = 1.0, intercept: str
     """
     if intercept not in INTERCEPTS:
         raise ValueError(f"intercept must be one of {INTERCEPTS}, got {intercept!r}")
+    _check_C(C)
     xa = torch.from_numpy(np.hstack([np.asarray(x, dtype=np.float64), np.ones((x.shape[0], 1))]))
     n, f1 = xa.shape
     reg = torch.ones(f1, dtype=torch.float64)
@@ -149,8 +157,15 @@ def node_classification_f1(embedding, labels, train_ratios: Sequence[float] = (0
         raise ValueError(f"intercept must be one of {INTERCEPTS}, got {intercept!r}")
     if solver not in ("torch", "sklearn"):
         raise ValueError(f"solver must be 'torch' or 'sklearn', got {solver!r}")
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    _check_C(C)
+    if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 1:
+        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    train_ratios = list(train_ratios) if not np.isscalar(train_ratios) else [train_ratios]
+    if not train_ratios:
+        raise ValueError("train_ratios is empty")
+    for ratio in train_ratios:
+        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not 0 < ratio < 1:
+            raise ValueError(f"train ratios must lie in (0, 1), got {ratio!r}")
     keep = y.any(1)
     x, y = x[keep], y[keep]
     n = x.shape[0]

@@ -228,6 +228,9 @@ class GAT(BasicGNN):
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
                  out_channels: Optional[int] = None, heads: int = 8, out_heads: int = 1,
                  attn_dropout: float = 0.0, **kwargs):
+        for name, value in (("heads", heads), ("out_heads", out_heads)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"GAT: {name} must be a positive int, got {value!r}")
         if hidden_channels % heads:
             raise ValueError(f"hidden_channels={hidden_channels} must be divisible by heads={heads}")
         self.heads, self.out_heads, self.attn_dropout = heads, out_heads, attn_dropout

@@ -260,8 +260,16 @@ def gather(x: Tensor, index: Tensor) -> Tensor:
     ``index`` ids must lie in ``[0, N)``; checked in :class:`graphkit.debug` mode (no host
     synchronisation otherwise: an ``Adj``'s own ``row``/``col``, validated when it was built, are
     the common index)."""
+    _check_float(x, "x")
+    if x.dim() == 0:
+        raise ValueError("x must have shape [N, *F], got a 0-d tensor")
     if not isinstance(index, Tensor) or index.dtype not in (torch.int32, torch.int64):
-        raise TypeError("index must be an int32/int64 tensor")
+        got = f"dtype {index.dtype}" if isinstance(index, Tensor) else type(index).__name__
+        raise TypeError(f"index must be an int32/int64 tensor, got {got}")
+    if index.dim() != 1:
+        raise ValueError(f"index must be 1-D [K], got shape {list(index.shape)}")
+    if index.device != x.device:
+        raise ValueError(f"index is on {index.device} but x on {x.device}")
     _check_ids(index, x.size(0), "index")
     return _impl(x.device).gather(x, index)
 

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from ... import ops
 from ...adj import Adj
 from ..message_passing import MessagePassing
+from ._checks import check_input, positive_int
 
 
 class GATConv(MessagePassing):
@@ -41,6 +42,9 @@ class GATConv(MessagePassing):
     def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
                  negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
                  bias: bool = True, residual: bool = False):
+        in_channels = positive_int(in_channels, "in_channels", "GATConv")
+        out_channels = positive_int(out_channels, "out_channels", "GATConv")
+        heads = positive_int(heads, "heads", "GATConv")
         super().__init__(aggr="sum")
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
@@ -65,6 +69,7 @@ class GATConv(MessagePassing):
     def forward(self, x: Tensor, graph, return_attention: bool = False):
         """``x`` ``[N, F_in]`` -> ``[N, H*C]`` (or ``[N, C]``); with ``return_attention`` also
         ``(adj, alpha)`` where ``alpha`` ``[E', H]`` is in the CSR order of ``adj``."""
+        check_input(x, "GATConv", self.lin.weight, self.in_channels)
         adj = self.adj(graph, x.size(0))
         if self.add_self_loops:
             adj = adj.with_self_loops()

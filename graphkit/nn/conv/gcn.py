@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..message_passing import MessagePassing
+from ._checks import check_edge_values, check_input, positive_int
 
 
 class GCNConv(MessagePassing):
@@ -33,6 +34,8 @@ class GCNConv(MessagePassing):
 
     def __init__(self, in_channels: int, out_channels: int, improved: bool = False,
                  add_self_loops: bool = True, normalize: bool = True, bias: bool = True):
+        in_channels = positive_int(in_channels, "in_channels", "GCNConv")
+        out_channels = positive_int(out_channels, "out_channels", "GCNConv")
         super().__init__(aggr="sum")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.improved, self.add_self_loops, self.normalize = improved, add_self_loops, normalize
@@ -46,7 +49,14 @@ class GCNConv(MessagePassing):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: Tensor, graph, edge_weight: Optional[Tensor] = None) -> Tensor:
+        """``x`` ``[N, in_channels]`` (the dtype of the weights) -> ``[N, out_channels]``.
+
+        Edge weights (``edge_weight`` or the graph's own) are taken as given; in
+        :class:`graphkit.debug` mode NaN or infinite ones, and negative ones when normalising,
+        are a ``ValueError``."""
+        check_input(x, "GCNConv", self.lin.weight, self.in_channels)
         adj = self.adj(graph, x.size(0), edge_weight)
+        check_edge_values(adj.value, "GCNConv", nonnegative=self.normalize)
         if self.normalize:
             adj = adj.gcn_norm(self.add_self_loops, self.improved)
         if self.projects_first:  # the sparse product on the narrower side

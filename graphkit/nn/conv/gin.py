@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..message_passing import MessagePassing
+from ._checks import check_input
 
 
 class GINConv(MessagePassing):
@@ -18,6 +19,9 @@ class GINConv(MessagePassing):
     """
 
     def __init__(self, mlp: nn.Module, eps: float = 0.0, train_eps: bool = False):
+        if not isinstance(mlp, nn.Module):
+            raise TypeError(f"GINConv: mlp must be a torch.nn.Module (the network applied after the "
+                            f"aggregation), got {type(mlp).__name__}")
         super().__init__(aggr="sum")
         self.nn = mlp
         self.initial_eps = eps
@@ -32,11 +36,21 @@ class GINConv(MessagePassing):
 
     def forward(self, x: Tensor, graph) -> Tensor:
         """``x`` ``[N, F_in]`` -> ``[N, F_out]`` (the MLP runs after the aggregation, so ``x`` is dense)."""
+        weight = next(self.nn.parameters(), None)
+        check_input(x, "GINConv", weight if weight is not None and weight.is_floating_point() else None,
+                    _in_features(self.nn))
         adj = self.adj(graph, x.size(0))
         return self.nn(self.propagate(adj, x) + (1 + self.eps) * x)
 
     def extra_repr(self) -> str:
         return f"eps={float(self.eps):g}"
+
+
+def _in_features(module: nn.Module):
+    """The input width of ``module`` when its first layer is an ``nn.Linear``, else ``None``."""
+    while isinstance(module, nn.Sequential) and len(module) > 0:
+        module = module[0]
+    return module.in_features if isinstance(module, nn.Linear) else None
 
 
 def _reset(module: nn.Module) -> None:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..message_passing import MessagePassing
+from ._checks import check_input, positive_int
 
 
 class SAGEConv(MessagePassing):
@@ -31,6 +32,8 @@ class SAGEConv(MessagePassing):
 
     def __init__(self, in_channels: int, out_channels: int, aggr: str = "mean",
                  normalize: bool = False, root_weight: bool = True, bias: bool = True):
+        in_channels = positive_int(in_channels, "in_channels", "SAGEConv")
+        out_channels = positive_int(out_channels, "out_channels", "SAGEConv")
         super().__init__(aggr=aggr)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.normalize, self.root_weight = normalize, root_weight
@@ -49,6 +52,9 @@ class SAGEConv(MessagePassing):
 
     def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], graph) -> Tensor:
         x_src, x_dst = x if isinstance(x, tuple) else (x, x)
+        check_input(x_src, "SAGEConv", self.lin_l.weight, self.in_channels)
+        if x_dst is not x_src:
+            check_input(x_dst, "SAGEConv", self.lin_l.weight, self.in_channels, name="x_dst")
         adj = self.adj(graph, x_src.size(0), num_dst=x_dst.size(0))
         # The root term and the bias are the addend of one addmm when aggregating first.
         root = None

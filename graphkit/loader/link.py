@@ -17,10 +17,10 @@ class TrainGraph:
     removal, the same graph without some of its edges, built by a mask over its CSR entries (no sort)."""
 
     def __init__(self, train: Tensor, num_nodes: int):
-        both = torch.cat([train, train.flip(0)], dim=1)
-        self.adj = Adj.from_edge_index(both, num_nodes)
+        self.both = torch.cat([train, train.flip(0)], dim=1)  # [2, 2E]: edge e and its reverse at e + E
+        self.adj = Adj.from_edge_index(self.both, num_nodes)
         self.position = torch.empty_like(self.adj.perm)
-        self.position[self.adj.perm] = torch.arange(both.shape[1])  # input edge -> CSR entry
+        self.position[self.adj.perm] = torch.arange(self.both.shape[1])  # input edge -> CSR entry
         self.num_train = train.shape[1]
 
     def without(self, edges: Tensor) -> Adj:
@@ -51,11 +51,10 @@ class EdgeBatchLoader:
         self.train, self.num_nodes, self.batch_size, self.x = train, num_nodes, batch_size, x
         self.remove_targets = remove_targets
         self.graph = TrainGraph(train, num_nodes)
-        self._both = torch.cat([train, train.flip(0)], dim=1)
 
     def __iter__(self) -> Iterator[Batch]:
         from torch_geometric.utils import negative_sampling
-        negatives = negative_sampling(self._both, self.num_nodes, num_neg_samples=self.train.shape[1])
+        negatives = negative_sampling(self.graph.both, self.num_nodes, num_neg_samples=self.train.shape[1])
         perm = torch.randperm(self.train.shape[1])
         for start in range(0, perm.numel(), self.batch_size):
             edges = perm[start:start + self.batch_size]

@@ -35,11 +35,6 @@ def dataset_table_path(dataset: Optional[str]) -> Optional[Path]:
     return None
 
 
-def node_classification_models() -> tuple:
-    """The model presets of node classification."""
-    return tuple(read_toml(_HERE / "node_classification.toml"))
-
-
 def node_classification(model: str, dataset: Optional[str] = None) -> Dict[str, Any]:
     """The preset of ``model`` (its paper's hyperparameters), updated by ``dataset``'s table when
     ``dataset`` has one for it."""
@@ -65,4 +60,4 @@ def link_prediction(predictor: str, dataset: Optional[str] = None) -> Dict[str, 
     return config
 
 
-__all__ = ["dataset_table_path", "link_prediction", "node_classification", "node_classification_models"]
+__all__ = ["dataset_table_path", "link_prediction", "node_classification"]

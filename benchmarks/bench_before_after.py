@@ -1,6 +1,8 @@
 """The same forward + backward steps timed on an earlier revision of graphkit and on this tree, in
 one run: GCN and GAT (the papers' models, training mode) on Cora, and one GCNConv / GATConv layer on
-the 100k-node, 2M-edge uniform graph of ``bench_aggregation.py`` (64 channels).
+the 100k-node, 2M-edge uniform graph of ``bench_aggregation.py`` (64 channels). The graph is passed
+as a prebuilt ``Adj``, and in the ``-edge_index`` cases as the raw ``edge_index``, as PyG users
+call layers (the ``Adj`` then comes from the cache kept with the tensor, checked at every call).
 
 The earlier revision is checked out into a temporary git worktree. For each case, each tree runs in
 a process of its own (its own kernels, built once); the trees alternate for ``--rounds`` rounds of
@@ -23,7 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "before_after.json"
-CASES = ("cora-gcn", "cora-gat", "uniform100k-gcn", "uniform100k-gat")
+CASES = ("cora-gcn", "cora-gat", "uniform100k-gcn", "uniform100k-gat", "cora-gcn-edge_index",
+         "uniform100k-gcn-edge_index")
 
 # Runs inside a tree (PYTHONPATH); uses only API both revisions have.
 STEP = r'''
@@ -34,12 +37,12 @@ from graphkit.nn import GAT, GCN, GATConv, GCNConv
 case, repeats, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 if case.startswith("cora"):
     data = datasets.load("cora")
-    model = (GCN(data.num_features, 16, 2, out_channels=7, dropout=0.5) if case.endswith("gcn") else
+    model = (GCN(data.num_features, 16, 2, out_channels=7, dropout=0.5) if "gcn" in case else
              GAT(data.num_features, 64, 2, out_channels=7, heads=8, dropout=0.6, attn_dropout=0.6, act="elu"))
 else:
     data = datasets.load("random", num_nodes=100_000, num_edges=2_000_000, num_features=64, seed=0)
-    model = GCNConv(64, 64) if case.endswith("gcn") else GATConv(64, 64, heads=1)
-adj = to_adj(data.edge_index, data.num_nodes)
+    model = GCNConv(64, 64) if "gcn" in case else GATConv(64, 64, heads=1)
+adj = data.edge_index if case.endswith("edge_index") else to_adj(data.edge_index, data.num_nodes)
 x = data.x
 model.train()
 times = []
@@ -92,7 +95,7 @@ def main() -> int:
                 rows.append({"case": case, "before_ms": round(med["before"], 2), "after_ms": round(med["after"], 2),
                              "after_vs_before": round(med["after"] / med["before"], 3),
                              "steps": len(times["after"])})
-                print(f"{case:>16}: before {med['before']:8.2f} ms   after {med['after']:8.2f} ms   "
+                print(f"{case:>26}: before {med['before']:8.2f} ms   after {med['after']:8.2f} ms   "
                       f"after/before {med['after'] / med['before']:.3f}", flush=True)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], capture_output=True)

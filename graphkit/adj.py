@@ -31,9 +31,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
+from torch._guards import detect_fake_mode
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 from torch.utils.weak import WeakIdKeyDictionary
 
-__all__ = ["Adj", "to_adj", "check_edge_index", "check_features", "debug", "tensor_cache", "MAX_NODES"]
+from .utils.checksum import checksum
+
+__all__ = ["Adj", "to_adj", "check_edge_index", "check_features", "check_finite", "debug", "tensor_cache", "MAX_NODES"]
 
 _INDEX_DTYPES = (torch.int32, torch.int64)
 #: Node-count limits (no real graph comes near them; ogbn-papers100M has 1.1e8 nodes): a node count
@@ -156,11 +160,18 @@ def check_features(x: Tensor, num_nodes: Optional[int] = None, name: str = "x", 
         raise ValueError(f"empty graph: {name} has no rows (0 nodes)")
     if num_nodes is not None and x.size(0) != num_nodes:
         raise ValueError(f"{name} has {x.size(0)} rows but the graph has {num_nodes} nodes")
-    if finite and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):  # sum: one cheap pass
+    if finite:
+        check_finite(x, name)
+    return x
+
+
+def check_finite(x: Tensor, name: str = "x", owner: str = "") -> None:
+    """A ``ValueError`` naming the first row of ``x`` ``[N, *F]`` with a NaN or infinite value (a
+    host synchronisation: one cheap pass when all is well)."""
+    if x.numel() and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).any(dim=tuple(range(1, x.dim()))).nonzero()[0])
         kind = "NaN" if bool(torch.isnan(x).any()) else "infinite"
-        raise ValueError(f"{name} contains {kind} values (first bad row: node {bad})")
-    return x
+        raise ValueError(f"{owner}{': ' if owner else ''}{name} contains {kind} values (first bad row: node {bad})")
 
 
 def _version(t: Tensor) -> Optional[int]:
@@ -172,6 +183,12 @@ def _version(t: Tensor) -> Optional[int]:
 _TENSOR_CACHES = WeakIdKeyDictionary()
 
 
+def _has_data(tensor: Tensor) -> bool:
+    """Whether ``tensor``'s bytes can be read here (not meta, not fake, no dispatch mode tracing)."""
+    return (tensor.device.type != "meta" and _get_current_dispatch_mode() is None
+            and detect_fake_mode(tensor) is None)
+
+
 def tensor_cache(tensor: Tensor) -> dict:
     """The dict of what graphkit derives from a plain ``tensor``, kept with it.
 
@@ -180,16 +197,24 @@ def tensor_cache(tensor: Tensor) -> dict:
     epoch with the same ``edge_index`` builds the CSR once), the models' input dropout the CSR copy
     of a mostly-zero feature matrix, the native backend the grouping of an index tensor. The dict
     lives as long as the tensor (it is keyed on the tensor's identity, weakly) and starts empty
-    again when the tensor is changed in place (its version counter moves). Inference tensors have no
-    version counter: they get a fresh dict every time. What derives from a graph's structure or
-    weights belongs on the ``Adj`` (:meth:`Adj.structure_cached`, :meth:`Adj.value_cached`).
+    again when the tensor's content changes: when its version counter moves (an in-place torch
+    op) or, for integer and bool tensors (edge lists, indices), its checksum does
+    (:func:`graphkit.utils.checksum.checksum`, a pass over its bytes at memory speed: writes through
+    ``tensor.numpy()`` or DLPack bypass the counter). Floating-point tensors (features) are checksummed
+    in :class:`debug` mode only: a pass over a feature matrix at every forward would cost more than
+    the sparse product it feeds, so outside debug mode write features in place with torch ops (or
+    pass a new tensor). Inference and
+    meta tensors, and tensors seen while tracing (``torch.compile``, ``opcheck``: fake tensors or a
+    dispatch mode), get a fresh dict every time. What derives from a graph's structure or weights
+    belongs on the ``Adj`` (:meth:`Adj.structure_cached`, :meth:`Adj.value_cached`).
     """
     version = _version(tensor)
-    if version is None:
+    if version is None or not _has_data(tensor):
         return {}
+    state = (version, checksum(tensor) if not tensor.is_floating_point() or debug.enabled() else None)
     entry = _TENSOR_CACHES.get(tensor)
-    if entry is None or entry[0] != version:
-        entry = _TENSOR_CACHES[tensor] = (version, {})
+    if entry is None or entry[0] != state:
+        entry = _TENSOR_CACHES[tensor] = (state, {})
     return entry[1]
 
 
@@ -478,25 +503,29 @@ class Adj:
             shared["csc_int32"] = (colptr.int(), row.int(), perm.int()) if small else (colptr, row, perm)
         return shared["csc_int32"]
 
-    def csc_weights(self, mean: bool = False, weighted: bool = True) -> Optional[Tensor]:
+    def csc_weights(self, mean: bool = False, weighted: bool = True,
+                    dtype: Optional[torch.dtype] = None) -> Optional[Tensor]:
         """``[E]`` the entries' weights (``value`` when ``weighted``, else ones) in the order of
         :meth:`csc`, divided by the in-degree of each entry's row when ``mean``: the weights of the
-        transposed product that the backward of a sum (mean) aggregation computes. ``None`` for
-        an unweighted sum. Cached with this Adj's values: one entry per ``mean``, rebuilt when the
-        weights change."""
+        transposed product that the backward of a sum (mean) aggregation computes, in ``dtype``
+        (default: the values' dtype, else float32; the division happens in ``dtype``, so a float64
+        backward gets an exact 1/3). ``None`` for an unweighted sum. Cached with this Adj's values:
+        one entry per ``mean`` and dtype, rebuilt when the weights change."""
         weighted = weighted and self.value is not None
         if not weighted and not mean:
             return None
+        dtype = dtype or (self.value.dtype if weighted else torch.float32)
 
         def build():
             _, row_t, perm = self.csc()
-            weight = self.value[perm] if weighted else torch.ones(self.num_edges, device=self.device)
+            weight = self.value[perm].to(dtype) if weighted else torch.ones(self.num_edges, dtype=dtype,
+                                                                             device=self.device)
             if mean:
-                weight = weight / self.in_degree().clamp(min=1).to(weight.dtype)[row_t]
+                weight = weight / self.in_degree().clamp(min=1).to(dtype)[row_t]
             return weight
         if weighted:
-            return self.value_cached(("csc_weights", mean), build)
-        return self.structure_cached(("csc_weights", mean), build)
+            return self.value_cached(("csc_weights", mean, dtype), build)
+        return self.structure_cached(("csc_weights", mean, dtype), build)
 
     def t(self) -> "Adj":
         """The transpose as an Adj of shape ``(num_src, num_dst)`` (values permuted)."""
@@ -509,23 +538,29 @@ class Adj:
         structure_t = self.structure_cached("t", build)
         return structure_t if self.value is None else structure_t.with_value(self.value[perm])
 
-    def gcn_norm(self, add_self_loops: bool = True, improved: bool = False) -> "Adj":
+    def gcn_norm(self, add_self_loops: bool = True, improved: bool = False,
+                 dtype: Optional[torch.dtype] = None) -> "Adj":
         """Symmetric GCN normalisation ``D^-1/2 (A + I) D^-1/2`` (Kipf & Welling, eq. 2).
 
         Self-loops follow PyG's ``add_remaining_self_loops``: an existing self-loop keeps its
         weight, every other node gets one of weight 1 (2 when ``improved``). Degrees are taken
-        over incoming edges (row sums). Cached with this Adj's values (rebuilt when they change)
-        unless they need gradients.
+        over incoming edges (row sums). The values are computed in ``dtype`` (default: the
+        values' dtype, else float32): pass the features' dtype so that a float64 model gets
+        float64 coefficients. Cached with this Adj's values (rebuilt when they change) unless
+        they need gradients.
         """
+        dtype = dtype or (self.value.dtype if self.value is not None else torch.float32)
+
         def build() -> "Adj":
             adj = self.with_self_loops(2.0 if improved else 1.0) if add_self_loops else self
-            value = adj.value if adj.value is not None else torch.ones(adj.num_edges, device=adj.device)
-            deg = torch.zeros(adj.shape[0], dtype=value.dtype, device=adj.device).index_add_(0, adj.row, value)
+            value = (adj.value.to(dtype) if adj.value is not None
+                     else torch.ones(adj.num_edges, dtype=dtype, device=adj.device))
+            deg = torch.zeros(adj.shape[0], dtype=dtype, device=adj.device).index_add_(0, adj.row, value)
             dis = deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
             return adj.with_value(dis[adj.row] * value * dis[adj.col])
         if self.value is not None and self.value.requires_grad:
             return build()
-        return self.value_cached(("gcn_norm", add_self_loops, improved), build)
+        return self.value_cached(("gcn_norm", add_self_loops, improved, dtype), build)
 
     def with_self_loops(self, fill_value: float = 1.0) -> "Adj":
         """Remove existing self-loops and add exactly one per node (PyG ``add_remaining_self_loops``).

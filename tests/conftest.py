@@ -66,3 +66,53 @@ def each_backend(request):
         pytest.skip(str(err))
     yield request.param
     ops.use_backend(previous)
+
+
+# ----------------------------------------------------------------------------- hostile-input tally
+# Every case of the tests/test_hostile*.py suites is counted by what it showed: a clear error
+# (the case expects pytest.raises and got the named error) or the right answer when it passes; when
+# it fails, the kind of failure: a hang (a TimeoutError), a segfault (a child process killed by a
+# signal; such cases run in subprocesses, an in-process segfault would end the run), a silent wrong
+# answer (an assertion on a result failed, or bad input was accepted: "DID NOT RAISE") or a deep
+# crash (any other exception escaped, or the error raised does not name the problem).
+HOSTILE_OUTCOMES = ("clear error", "right answer", "segfault", "hang", "silent wrong answer", "deep crash")
+_hostile_tally: dict = {}
+
+
+def _hostile_outcome(item, call) -> str:
+    import inspect
+    if call.excinfo is None:
+        source = inspect.getsource(getattr(item, "function", lambda: None))
+        return "clear error" if "pytest.raises" in source else "right answer"
+    err, text = call.excinfo.value, str(call.excinfo.value)
+    if isinstance(err, TimeoutError) or "hangs" in text or "TimeoutExpired" in type(err).__name__:
+        return "hang"
+    if "segfault" in text or "SIGSEGV" in text or "Segmentation fault" in text:
+        return "segfault"
+    if "Regex pattern did not match" in text or "Regex pattern" in text:
+        return "deep crash"
+    if isinstance(err, AssertionError) or "DID NOT RAISE" in text:
+        return "silent wrong answer"
+    return "deep crash"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not item.path.name.startswith("test_hostile") or report.skipped:
+        return
+    if call.when == "call" or (report.failed and call.when == "setup"):
+        _hostile_tally[item.nodeid] = _hostile_outcome(item, call)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _hostile_tally:
+        return
+    counts = {kind: 0 for kind in HOSTILE_OUTCOMES}
+    for kind in _hostile_tally.values():
+        counts[kind] += 1
+    terminalreporter.write_sep("-", "hostile-input suite")
+    plural = {"deep crash": "deep crashes"}
+    terminalreporter.write_line(f"{len(_hostile_tally)} cases: " + ", ".join(
+        f"{n} {kind if n == 1 else plural.get(kind, kind + 's')}" for kind, n in counts.items()))

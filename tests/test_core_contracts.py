@@ -152,7 +152,7 @@ def test_weight_caches_hold_one_entry_per_kind_and_follow_in_place_updates():
         fresh = adj.with_value(adj.value.clone())  # the same weights, nothing cached yet
         assert torch.equal(adj.gcn_norm().value, fresh.gcn_norm().value)
     kinds = [key for key in adj.cache_keys() if isinstance(key, tuple) and key[0] == "csc_weights"]
-    assert sorted(kinds) == [("csc_weights", False), ("csc_weights", True)]
+    assert sorted(kinds, key=str) == [("csc_weights", False, torch.float32), ("csc_weights", True, torch.float32)]
     assert len([key for key in adj.cache_keys() if isinstance(key, tuple) and key[0] == "gcn_norm"]) == 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from graphkit import datasets
 from graphkit.cli import main
 from graphkit.tasks import NodeClassification
 from graphkit.train import TrainConfig
-from graphkit.utils import atomic_write_text, fingerprint
+from graphkit.utils import atomic_save_npy, atomic_write_text, fingerprint
 
 FAST = {"epochs": 15, "patience": None}
 
@@ -107,6 +108,21 @@ def test_runs_below_one_and_unknown_models_are_named():
         NodeClassification(42).fit(_csbm())
 
 
+@pytest.mark.parametrize("num_edges", [1, 5, 19])
+def test_link_prediction_on_too_few_edges_is_named(num_edges):
+    """4 nodes and 1 edge (the reproducer), up to 19 undirected edges: the 5 % validation part
+    would be empty, so the split refuses before any training."""
+    from torch_geometric.data import Data
+
+    from graphkit.tasks import LinkPrediction
+    n = 30
+    pairs = torch.combinations(torch.arange(n), 2)[:num_edges].t()
+    data = Data(x=torch.randn(n, 3), edge_index=torch.cat([pairs, pairs.flip(0)], 1), num_nodes=n)
+    with pytest.raises(ValueError, match=rf"the graph has {num_edges} undirected edge\(s\): too few for a link "
+                                         r"split .* at least 20 edges"):
+        LinkPrediction("gcn", config={"epochs": 1}, progress=False).fit(data)
+
+
 # ----------------------------------------------------------------------------- files
 def test_atomic_writes_take_the_umask_mode_and_clear_a_killed_writers_temporaries(tmp_path):
     target = tmp_path / "r.json"
@@ -123,6 +139,48 @@ def test_atomic_writes_take_the_umask_mode_and_clear_a_killed_writers_temporarie
     assert not dead.exists() and mine.exists() and target.read_text() == "{}"
     with pytest.raises(IsADirectoryError, match="is a directory"):
         atomic_write_text("{}", tmp_path)
+
+
+_WRITER = """
+import sys
+import numpy as np
+from graphkit.utils import atomic_save_npy
+print("ready", flush=True)
+version = 0
+while True:  # 16 MB files, one after another, until killed
+    atomic_save_npy(np.full(2_000_000, version, dtype=np.int64), sys.argv[1])
+    version += 1
+"""
+
+
+def test_kill_9_during_atomic_writes_five_times_loses_nothing_and_leaves_no_temporaries(tmp_path):
+    """A writer killed with SIGKILL while its temporary file is being written, five times: the
+    target is always one whole version, never a torn one, and the next write succeeds and clears
+    the dead writer's temporary."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    target = tmp_path / "big.npy"
+    env = {**os.environ, "PYTHONPATH": str(Path(graphkit.__file__).parents[1])}
+    atomic_save_npy(np.arange(3), target)
+    mid_write = 0
+    for _ in range(5):
+        writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], env=env, stdout=subprocess.PIPE,
+                                  text=True)
+        assert writer.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".big.npy.*.tmp")) and time.monotonic() < deadline:
+            time.sleep(0.001)  # until a version is being written
+        writer.kill()
+        writer.wait()
+        mid_write += bool(list(tmp_path.glob(".big.npy.*.tmp")))
+        whole = np.load(target)  # the previous whole file (ours) or one of the writer's
+        assert whole.tolist() == [0, 1, 2] or (whole.shape == (2_000_000,) and bool((whole == whole[0]).all()))
+        atomic_save_npy(np.arange(3), target)
+        assert np.load(target).tolist() == [0, 1, 2]
+        assert list(tmp_path.glob(".*.tmp")) == []
+    assert mid_write >= 1  # the kills did land inside writes
 
 
 def test_fingerprints_see_values_dtypes_and_shapes():

@@ -86,6 +86,8 @@ def test_kill_9_during_first_processing_then_load_works(tmp_path):
         done = subprocess.run([sys.executable, "-c", _LOADER, "cora"], env=env, cwd=str(tmp_path),
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
+        stray = [p.name for p in cache.rglob("*") if p.suffix in (".tmp", ".part") or ".part" in p.name]
+        assert stray == []
 
 
 # ----------------------------------------------------------------------------- 2. corrupt raw files

@@ -203,6 +203,36 @@ def test_failed_partial_build_is_a_clear_error(monkeypatch, tmp_path):
         build.load_native()
 
 
+@pytest.mark.slow
+def test_kill_9_during_the_kernel_build_five_times_then_the_build_succeeds(tmp_path):
+    """A build from scratch (a fresh cache) killed with SIGKILL, the whole process group (Python,
+    ninja and the compilers), at five points of its run; then one build to the end: it succeeds, the
+    op runs natively, and nothing stray is left: no torch ``lock``, no temporary files."""
+    cache = tmp_path / "cache"
+    env = _env(cache, GRAPHKIT_KERNELS="native")
+    directory = Path(_run("from graphkit.ops import build; print(build.current_build_dir())", env).stdout.strip())
+    kills = []
+    for delay in (3, 10, 20, 35, 55):  # seconds after the build started: compiling, later linking
+        proc = subprocess.Popen([sys.executable, "-c", ONE_OP], env=env, cwd=REPO, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills.append(delay)
+        if any(directory.glob("*.so")):
+            break  # built within the delay: nothing left to interrupt
+    assert kills, "the build finished before any kill"
+    result = _run(ONE_OP, env, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "backend native 6.0" in result.stdout
+    stray = sorted(p.name for p in directory.iterdir()
+                   if p.name == "lock" or p.suffix in (".tmp", ".part") or p.name.startswith("tmp"))
+    assert stray == []
+    print(f"killed at {kills} s, then built in {directory}")
+
+
 # ----------------------------------------------------------------------------- walks
 def _directed():
     return Adj.from_edge_index(torch.tensor([[0, 1, 2, 3, 1], [1, 2, 3, 0, 3]]), 4)

@@ -201,9 +201,7 @@ class PurePropagation(nn.Module):
         x = F.dropout(x, self.input_dropout, self.training)
         aggr = self.aggr
         if aggr == "gcn":
-            adj, aggr = adj.gcn_norm(), "sum"  # cached on the graph
-            if adj.value.dtype != x.dtype:
-                adj = adj.with_value(adj.value.to(x.dtype))
+            adj, aggr = adj.gcn_norm(dtype=x.dtype), "sum"  # cached on the graph
         for _ in range(self.num_layers):
             h = ops.spmm(adj, x, aggr)
             x = x + h if self.residual else h

@@ -28,8 +28,8 @@ from ..adj import Adj, debug
 from . import reference
 
 __all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk", "gat_aggregate",
-           "neighbor_sets", "pair_product", "block_spmm", "dropout", "sgns_train", "register_backend", "use_backend",
-           "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
+           "neighbor_sets", "pair_product", "block_spmm", "dropout", "sgns_train", "checksum", "register_backend",
+           "use_backend", "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
 
 REDUCTIONS = ("sum", "mean", "max", "min")
 NEIGHBOR_SETS = reference.NEIGHBOR_SETS
@@ -43,7 +43,8 @@ KERNEL_CHOICES = ("auto", "native", "reference")
 def register_backend(name: str, module: ModuleType) -> None:
     """Make ``module`` (defining the functions of :mod:`graphkit.ops.reference`) selectable."""
     missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk",
-                           "gat_aggregate", "neighbor_sets", "pair_product", "block_spmm", "dropout", "sgns_train")
+                           "gat_aggregate", "neighbor_sets", "pair_product", "block_spmm", "dropout", "sgns_train",
+                           "checksum")
                if not hasattr(module, f)]
     if missing:
         raise TypeError(f"backend {name!r} lacks {', '.join(missing)}")
@@ -106,26 +107,34 @@ def _check_float(t: Tensor, name: str) -> None:
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
 
 
+def _check_device(t: Tensor, device: torch.device, name: str, other: str = "the graph") -> None:
+    """``t`` lies on ``device`` (no host synchronisation): a tensor on another device (the meta
+    device, say) would otherwise crash inside a kernel or be read as garbage."""
+    if t.device != device:
+        raise ValueError(f"{name} is on {t.device} but {other} on {device}")
+
+
 def _check_rows(t: Tensor, expected: int, name: str, what: str) -> None:
     if t.dim() == 0 or t.size(0) != expected:
         raise ValueError(f"{name} must have {expected} rows ({what}), got shape {list(t.shape)}")
 
 
-def _check_ids(t: Tensor, num_nodes: int, name: str) -> None:
-    """In :class:`graphkit.debug` mode only (it reads the extremes back to the host): every id of
-    ``t`` lies in ``[0, num_nodes)``. Outside it, the backends must reject a bad id without crashing
-    (the reference's indexing raises; the native kernels check their bounds)."""
-    if debug.enabled() and t.numel():
+def _check_ids(t: Tensor, num_nodes: int, name: str, always: bool = False) -> None:
+    """In :class:`graphkit.debug` mode only (it reads the extremes back to the host), or when
+    ``always``: every id of ``t`` lies in ``[0, num_nodes)``. Outside it, the backends must reject a
+    bad id without crashing (the reference's indexing raises; the native kernels check their bounds)."""
+    if (always or debug.enabled()) and t.numel():
         lo, hi = torch.stack([t.min(), t.max()]).tolist()
         if lo < 0 or hi >= num_nodes:
             raise ValueError(f"{name} contains node ids outside [0, {num_nodes}): "
                              f"{lo if lo < 0 else hi} is out of range")
 
 
-def _check_pairs(first: Tensor, second: Tensor, num_nodes: int) -> None:
+def _check_pairs(first: Tensor, second: Tensor, num_nodes: int, device: torch.device, other: str) -> None:
     for t, name in ((first, "first"), (second, "second")):
         if not isinstance(t, Tensor) or t.dtype not in (torch.int32, torch.int64) or t.dim() != 1:
             raise TypeError(f"{name} must be a 1-D int32/int64 tensor of node ids")
+        _check_device(t, device, name, other)
         _check_ids(t, num_nodes, name)
     if first.shape != second.shape:
         raise ValueError(f"first and second must have the same length, got {first.numel()} and {second.numel()}")
@@ -140,6 +149,7 @@ def _check_weight(adj: Adj, x: Tensor, weight: Optional[Tensor]) -> None:
     if weight is None:
         return
     _check_float(weight, "weight")
+    _check_device(weight, adj.device, "weight")
     _check_rows(weight, adj.num_edges, "weight", "one per edge")
     if weight.dim() == 2 and (x.dim() != 3 or x.size(1) != weight.size(1)):
         raise ValueError(f"per-head weight of shape {list(weight.shape)} needs x of shape "
@@ -173,6 +183,36 @@ def _as_int(value, name: str) -> int:
     return number
 
 
+def _check_seed(value) -> int:
+    """A seed as an int that fits the kernels' int64."""
+    seed = _as_int(value, "seed")
+    if not -2 ** 63 <= seed < 2 ** 63:
+        raise ValueError(f"seed must fit in a signed 64-bit integer, got {value!r}")
+    return seed
+
+
+def _device_memory(device: torch.device) -> Optional[int]:
+    """Total memory in bytes of ``device`` (the machine's RAM for the CPU), ``None`` if unknown."""
+    try:
+        if device.type == "cuda":
+            return torch.cuda.get_device_properties(device).total_memory
+        if device.type == "cpu":
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError, RuntimeError):
+        pass
+    return None
+
+
+def _check_walk_size(num_walks: int, walk_length: int, device: torch.device) -> None:
+    """The walks ``[num_walks, walk_length + 1]`` (int64) fit in ``device``'s memory: a huge
+    ``walk_length`` is an error up front, not an allocation failure deep inside or a loop of
+    ``walk_length`` steps that never ends."""
+    need, total = num_walks * (walk_length + 1) * 8, _device_memory(device)
+    if num_walks and total is not None and need > total:
+        raise ValueError(f"walk_length={walk_length}: {num_walks} walks of {walk_length + 1} nodes would take "
+                         f"{need / 2 ** 30:.3g} GiB, more than the {total / 2 ** 30:.3g} GiB of {device}")
+
+
 def _check_walk_bias(value, name: str) -> float:
     """node2vec's ``p`` or ``q`` as a float within :data:`WALK_BIAS_BOUNDS`. The rejection sampler
     accepts a step with probability at least ``min(1, 1/p, 1/q) / max(1, 1/p, 1/q)``, so the bounds
@@ -204,6 +244,7 @@ def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = No
     """
     _check_adj(adj)
     _check_float(x, "x")
+    _check_device(x, adj.device, "x")
     _check_rows(x, adj.shape[1], "x", "one per source node")
     _check_reduce(reduce)
     weight = adj.value if weight is None else weight
@@ -227,12 +268,16 @@ def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
     _check_adj(adj)
     _check_float(a, "a")
     _check_float(b, "b")
+    _check_device(a, adj.device, "a")
+    _check_device(b, adj.device, "b")
     _check_rows(a, adj.shape[0], "a", "one per target node")
     _check_rows(b, adj.shape[1], "b", "one per source node")
     if op not in _SDDMM_OPS:
         raise ValueError(f"unknown sddmm op {op!r}; expected one of {_SDDMM_OPS}")
     if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"a and b must have the same feature shape, got {list(a.shape)} and {list(b.shape)}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"a ({a.dtype}) and b ({b.dtype}) must share a dtype")
     return _impl(a.device).sddmm(adj, a, b, op)
 
 
@@ -241,6 +286,7 @@ def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
     (the incoming edges of each target node). Returns ``[E, *H]``."""
     _check_adj(adj)
     _check_float(scores, "scores")
+    _check_device(scores, adj.device, "scores")
     _check_rows(scores, adj.num_edges, "scores", "one per edge")
     return _impl(scores.device).segment_softmax(adj, scores)
 
@@ -249,9 +295,24 @@ def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
     """Reduce per-edge messages ``src`` ``[E, *F]`` (CSR order) over each row: ``[M, *F]``."""
     _check_adj(adj)
     _check_float(src, "src")
+    _check_device(src, adj.device, "src")
     _check_rows(src, adj.num_edges, "src", "one per edge")
     _check_reduce(reduce)
     return _impl(src.device).segment_reduce(src, adj, reduce)
+
+
+def checksum(t: Tensor) -> int:
+    """A position-sensitive 64-bit checksum of ``t``'s bytes (a signed int; any one changed 8-byte
+    word changes it): what the caches kept with a tensor (:func:`graphkit.adj.tensor_cache`)
+    compare to notice changes that bypass the version counter, such as writes through
+    ``t.numpy()``. The same number from every backend."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"checksum takes a tensor, got {type(t).__name__}")
+    if t.device.type == "meta":
+        raise ValueError("checksum needs a tensor with data, got one on the meta device")
+    if t.layout != torch.strided:
+        raise TypeError(f"checksum takes a dense (strided) tensor, got layout {t.layout}")
+    return _impl(t.device).checksum(t)
 
 
 def gather(x: Tensor, index: Tensor) -> Tensor:
@@ -289,13 +350,17 @@ def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, neg
     _check_adj(adj)
     for t, name in ((x, "x"), (score_src, "score_src"), (score_dst, "score_dst")):
         _check_float(t, name)
+        _check_device(t, adj.device, name)
     if x.dim() != 3 or score_src.shape != x.shape[:2]:
         raise ValueError(f"x must be [N, H, C] and score_src [N, H], got {list(x.shape)} and {list(score_src.shape)}")
     _check_rows(x, adj.shape[1], "x", "one per source node")
     _check_rows(score_dst, adj.shape[0], "score_dst", "one per target node")
     if score_dst.shape[1:] != score_src.shape[1:]:
         raise ValueError(f"score_dst must be [M, {score_src.shape[1]}], got {list(score_dst.shape)}")
-    return _impl(x.device).gat_aggregate(adj, x, score_src, score_dst, float(negative_slope))
+    negative_slope = _as_float(negative_slope, "negative_slope")
+    # under autocast the features are bf16/fp16 and the scores float32: the scores follow x's dtype
+    score_src, score_dst = score_src.to(x.dtype), score_dst.to(x.dtype)
+    return _impl(x.device).gat_aggregate(adj, x, score_src, score_dst, negative_slope)
 
 
 def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,
@@ -323,11 +388,15 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
         raise ValueError(f"random walks need a square graph, got shape {adj.shape}")
     if not isinstance(start, Tensor) or start.dtype not in (torch.int32, torch.int64) or start.dim() != 1:
         raise TypeError("start must be a 1-D int32/int64 tensor of node ids")
-    _check_ids(start, adj.shape[0], "start")
-    if int(walk_length) < 0:
+    _check_device(start, adj.device, "start")
+    impl = _impl(start.device)
+    # the reference's walk reads back every step anyway, and its indexing wraps a negative id
+    _check_ids(start, adj.shape[0], "start", always=impl is reference)
+    if _as_int(walk_length, "walk_length") < 0:
         raise ValueError(f"walk_length must be >= 0, got {walk_length}")
+    _check_walk_size(start.numel(), int(walk_length), start.device)
     p, q = _check_walk_bias(p, "p"), _check_walk_bias(q, "q")
-    return _impl(start.device).random_walk(adj, start, int(walk_length), float(p), float(q), int(seed))
+    return impl.random_walk(adj, start, int(walk_length), float(p), float(q), _check_seed(seed))
 
 
 def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common") -> Adj:
@@ -346,7 +415,7 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
         which: one of :data:`NEIGHBOR_SETS`.
     """
     _check_adj(adj)
-    _check_pairs(first, second, adj.shape[0])
+    _check_pairs(first, second, adj.shape[0], adj.device, "the graph")
     if which not in NEIGHBOR_SETS:
         raise ValueError(f"unknown neighbour set {which!r}; expected one of {NEIGHBOR_SETS}")
     return _impl(first.device).neighbor_sets(adj, first, second, which)
@@ -364,7 +433,9 @@ def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
         first, second: ``[P]`` int32/int64 node ids in ``[0, N)`` (checked in :class:`graphkit.debug` mode).
     """
     _check_float(x, "x")
-    _check_pairs(first, second, x.shape[0])
+    if x.dim() == 0:
+        raise ValueError("x must have shape [N, *F], got a 0-d tensor")
+    _check_pairs(first, second, x.shape[0], x.device, "x")
     return _impl(x.device).pair_product(x, first, second)
 
 def block_spmm(adj: Adj, blocks: Tensor, x: Tensor) -> Tensor:
@@ -385,6 +456,8 @@ def block_spmm(adj: Adj, blocks: Tensor, x: Tensor) -> Tensor:
     _check_adj(adj)
     _check_float(blocks, "blocks")
     _check_float(x, "x")
+    _check_device(blocks, adj.device, "blocks")
+    _check_device(x, adj.device, "x")
     if blocks.dim() != 3 or blocks.shape[1] != blocks.shape[2] or blocks.shape[0] != adj.num_edges:
         raise ValueError(f"blocks must have shape [{adj.num_edges}, d, d], got {list(blocks.shape)}")
     if x.dim() != 3 or x.shape[0] != adj.shape[1] or x.shape[1] != blocks.shape[1]:
@@ -408,6 +481,7 @@ def dropout(x: Tensor, p: float, training: bool = True, relu: bool = False,
             output is positive), which is why the two are fused.
     """
     _check_float(x, "x")
+    p = _as_float(p, "dropout probability p")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
@@ -444,7 +518,7 @@ def sgns_train(walks: Tensor, num_nodes: int, dim: int, window: int = 5, negativ
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if _as_int(negative, "negative") < 0:
         raise ValueError(f"negative must be >= 0, got {negative!r}")
-    _as_int(seed, "seed")
+    _check_seed(seed)
     values = {"alpha": alpha, "min_alpha": min_alpha, "sample": sample}
     for name, value in values.items():
         if not math.isfinite(_as_float(value, name)):

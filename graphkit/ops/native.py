@@ -246,8 +246,7 @@ def _spmm_backward(ctx, grad_out, _grad_arg):
         if ctx.needs_input_grad[3] and not scatter:
             transpose = _transpose(adj, col)
             if ctx.weights_in_adj:  # cached, read in sequence (with the mean's 1 / degree folded in)
-                weight_t = adj.csc_weights(mean=ctx.reduce == "mean", weighted=ctx.has_weight)
-                weight_t = None if weight_t is None else weight_t.to(x.dtype)
+                weight_t = adj.csc_weights(mean=ctx.reduce == "mean", weighted=ctx.has_weight, dtype=x.dtype)
         if ctx.reduce == "mean" and weight_t is None:
             grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
         if ctx.needs_input_grad[3] and scatter:  # no transpose: scatter through the CSR
@@ -467,6 +466,10 @@ def _scatter_backward(adj: Adj, x: Tensor, reduce: str) -> bool:
     m, n, width = adj.shape[0], adj.shape[1], math.prod(x.shape[1:])
     return (m >= _SCATTER_MIN_ROWS_PER_COLUMN * n and adj.num_edges >= _SCATTER_MIN_PER_COLUMN * n
             and _SCATTER_CHUNKS * n * width * max(x.element_size(), 4) <= _SCATTER_MAX_BYTES)
+
+
+def checksum(t: Tensor) -> int:
+    return _ops.checksum(t) if t.device.type == "cpu" else reference.checksum(t)
 
 
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:

@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 
 from ..adj import Adj
+from ..utils.checksum import checksum_torch as checksum  # noqa: F401  (the content checksum, pure torch)
+from ..utils.checksum import splitmix64
 
 _EDGE_CHUNK_ELEMENTS = 1 << 24  # bound on the [chunk, F] temporaries of edge-wise products
 
@@ -36,10 +38,10 @@ def _csr_matmul(adj: Adj, value: Optional[Tensor], x: Tensor) -> Tensor:
     x = x.contiguous()
     if x.dtype in (torch.float32, torch.float64) and adj.num_edges > 0 and x.size(1) > 0:
         rowptr, col = adj.int32()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.autocast(x.device.type, enabled=False):
             warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
             matrix = torch.sparse_csr_tensor(rowptr, col, value, adj.shape, check_invariants=False)
-        return torch.sparse.mm(matrix, x)
+            return torch.sparse.mm(matrix, x)  # in x's dtype, as the native kernels (autocast has no sparse bf16)
     out = x.new_zeros(adj.shape[0], x.size(1))
     if adj.num_edges > 0:
         out.index_add_(0, adj.row, x.index_select(0, adj.col) * value.unsqueeze(-1))
@@ -101,7 +103,9 @@ class _ArgReduce(torch.autograd.Function):
         out = src.new_zeros((num_rows,) + tuple(src.shape[1:]))
         out.scatter_reduce_(0, index, src, "amax" if reduce == "max" else "amin", include_self=False)
         position = torch.arange(num_entries, device=src.device).view(-1, *([1] * (src.dim() - 1)))
-        candidate = torch.where(src == out.index_select(0, adj.row), position.expand_as(src), num_entries)
+        chosen = out.index_select(0, adj.row)
+        hit = (src == chosen) | (src.isnan() & chosen.isnan())  # a NaN result comes from the first NaN entry
+        candidate = torch.where(hit, position.expand_as(src), num_entries)
         arg = torch.full_like(out, num_entries, dtype=torch.long)
         arg.scatter_reduce_(0, index, candidate, "amin", include_self=True)
         ctx.save_for_backward(arg)
@@ -217,6 +221,8 @@ def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: fl
         pos = torch.searchsorted(keys, key).clamp(max=max(keys.numel() - 1, 0))
         return keys[pos] == key if keys.numel() else torch.zeros_like(key, dtype=torch.bool)
 
+    if start.numel() == 0:  # nothing to walk: no loop of walk_length empty steps
+        return start.new_empty((0, walk_length + 1), dtype=torch.long)
     current, previous, steps = start.long(), None, [start.long()]
     for _ in range(walk_length):
         nxt = current.clone()
@@ -274,23 +280,11 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
     return Adj.trusted(ptr, kept % n, None, (num_pairs, n))
 
 
-# splitmix64 constants as signed int64 (torch has no uint64 arithmetic; products wrap mod 2^64)
-_PHI, _MIX1, _MIX2 = (c - 2 ** 64 for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
-
-
-def _shift_right(z: Tensor, k: int) -> Tensor:
-    """Logical (unsigned) right shift of int64 values."""
-    return (z >> k) & ((1 << (64 - k)) - 1)
-
-
 def dropout_keep(numel: int, p: float, seed: int, device: torch.device) -> Tensor:
     """``[numel]`` bool: the elements graphkit's dropout keeps for ``seed`` (the native kernels'
     draw, ``kernels/csrc/dropout_mask.h``): element ``4g + l`` is kept when the 16-bit lane ``l``
     of ``splitmix64(seed + (g + 1) * phi)`` is at least ``floor(p * 2^16)``."""
-    z = torch.arange(1, (numel + 3) // 4 + 1, dtype=torch.int64, device=device) * _PHI + seed
-    z = (z ^ _shift_right(z, 30)) * _MIX1
-    z = (z ^ _shift_right(z, 27)) * _MIX2
-    z = z ^ _shift_right(z, 31)
+    z = splitmix64(seed, (numel + 3) // 4, device)
     lanes = (z.unsqueeze(1) >> torch.tensor([0, 16, 32, 48], device=device)) & 0xFFFF
     return lanes.view(-1)[:numel] >= int(p * 65536.0)
 

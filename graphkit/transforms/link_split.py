@@ -1,6 +1,7 @@
 """Edge splits for link prediction: OGB's official split, else PyG's ``RandomLinkSplit``."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -38,6 +39,13 @@ def link_split(data: Data, val_ratio: float = 0.05, test_ratio: float = 0.1, see
                          split_edge["test"]["edge"].t().long(), split_edge["test"]["edge_neg"].t().long(), True)
     if getattr(data, "edge_index", None) is None or data.edge_index.numel() == 0:
         raise ValueError("the graph has no edges to split for link prediction")
+    pairs = int((data.edge_index[0] <= data.edge_index[1]).sum())  # RandomLinkSplit's undirected edges
+    num_val, num_test = int(val_ratio * pairs), int(test_ratio * pairs)
+    if min(num_val, num_test, pairs - num_val - num_test) < 1:
+        need = math.ceil(1 / min(val_ratio, test_ratio)) if min(val_ratio, test_ratio) > 0 else "more"
+        raise ValueError(f"the graph has {pairs} undirected edge(s): too few for a link split with "
+                         f"{val_ratio:g} of them for validation and {test_ratio:g} for test (each part needs at "
+                         f"least one edge, so at least {need} edges)")
     from torch_geometric.transforms import RandomLinkSplit
     states = generator_states()
     seed_everything(seed)  # PyG's negative sampling draws from Python's and torch's generators

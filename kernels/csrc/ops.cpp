@@ -25,6 +25,9 @@ int64_t threads_used(int64_t n) {
 
 TORCH_LIBRARY(graphkit, m) {
   m.def("threads_used(int n) -> int", &threads_used);
+  // A position-sensitive 64-bit checksum of a tensor's bytes (cpu/checksum.cpp), for the caches
+  // kept with a tensor to notice changes its version counter misses. CPU only.
+  m.def("checksum(Tensor t) -> int");
   // Forward ops take their forward inputs only: the transpose (CSC) a backward needs comes from
   // the autograd context (graphkit/ops/native.py), and the backward ops below take it as input.
   // Reductions are named by strings (reduce.h), as are neighbour sets (row_sets.h).

@@ -24,4 +24,13 @@ inline Reduce parse_reduce(c10::string_view name, const char* op) {
 // max and min also return the arg entry of every output element.
 GRAPHKIT_HOST_DEVICE inline bool has_arg(Reduce reduce) { return reduce == kMax || reduce == kMin; }
 
+// Whether value v replaces the running max/min acc. NaN propagates as in torch.amax/amin: the first
+// NaN of a segment wins and nothing replaces it, so the result never depends on the entry order.
+// Ties keep the earlier entry. (v != v is NaN's test, also under nvcc's --use_fast_math.)
+template <typename T>
+GRAPHKIT_HOST_DEVICE inline bool arg_better(T v, T acc, bool is_max) {
+  if (acc != acc) return false;
+  return v != v || (is_max ? v > acc : v < acc);
+}
+
 }  // namespace graphkit

@@ -1,5 +1,6 @@
 """Argument checks shared by the conv layers: cheap (Python values, tensor dtypes and shapes), never
-a host synchronisation, except the edge-weight values in :class:`graphkit.debug` mode."""
+a host synchronisation, except the features' and edge weights' values in :class:`graphkit.debug`
+mode."""
 from __future__ import annotations
 
 import numbers
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...adj import debug
+from ...adj import check_finite, debug
 
 
 def positive_int(value, name: str, layer: str) -> int:
@@ -31,7 +32,7 @@ def _autocast(x: Tensor) -> bool:
 def check_input(x, layer: str, weight: Optional[Tensor], in_channels: Optional[int] = None,
                 name: str = "x") -> None:
     """``x`` is a tensor ``[N, in_channels]`` of the dtype of the layer's ``weight`` (any dtype under
-    autocast, which casts it)."""
+    autocast, which casts it) and, in :class:`graphkit.debug` mode, finite."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{layer}: {name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() < 2:
@@ -41,6 +42,8 @@ def check_input(x, layer: str, weight: Optional[Tensor], in_channels: Optional[i
     if weight is not None and x.dtype != weight.dtype and not (x.is_floating_point() and _autocast(x)):
         raise TypeError(f"{name} is {str(x.dtype).replace('torch.', '')} but the layer's weights are "
                         f"{str(weight.dtype).replace('torch.', '')} ({layer}); convert one of them")
+    if debug.enabled() and x.is_floating_point():
+        check_finite(x, name, layer)
 
 
 def check_edge_values(value: Optional[Tensor], layer: str, nonnegative: bool) -> None:

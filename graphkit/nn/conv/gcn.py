@@ -58,7 +58,7 @@ class GCNConv(MessagePassing):
         adj = self.adj(graph, x.size(0), edge_weight)
         check_edge_values(adj.value, "GCNConv", nonnegative=self.normalize)
         if self.normalize:
-            adj = adj.gcn_norm(self.add_self_loops, self.improved)
+            adj = adj.gcn_norm(self.add_self_loops, self.improved, dtype=x.dtype)
         if self.projects_first:  # the sparse product on the narrower side
             out = self.propagate(adj, self.lin(x))
         else:

@@ -54,7 +54,7 @@ _Pragma("omp simd")
 _Pragma("omp simd")
               for (int64_t f = 0; f < F; ++f) {
                 const acc_t v = static_cast<acc_t>(s[f]);
-                const bool better = is_max ? v > acc[f] : v < acc[f];  // ties: the first entry wins
+                const bool better = arg_better(v, acc[f], is_max);
                 acc[f] = better ? v : acc[f];
                 arow[f] = better ? k : arow[f];
               }

@@ -56,7 +56,7 @@ void arg_reduce_rows(const index_t* rp, const index_t* cl, int64_t M, const scal
 _Pragma("omp simd")
           for (int64_t t = 0; t < n; ++t) {
             const acc_t v = wexp[t] * static_cast<acc_t>(xr[t]);
-            const bool better = is_max ? v > acc[t] : v < acc[t];  // ties: the first entry wins
+            const bool better = arg_better(v, acc[t], is_max);
             acc[t] = better ? v : acc[t];
             arg[t] = better ? k : arg[t];
           }

@@ -54,7 +54,7 @@ __global__ void row_reduce_kernel(const index_t* __restrict__ ptr, const index_t
         if (!arg_reduce) {
           acc[v] += value;
         } else {
-          const bool better = reduce == kMax ? value > acc[v] : value < acc[v];
+          const bool better = arg_better(value, acc[v], reduce == kMax);
           acc[v] = better ? value : acc[v];
           best[v] = better ? k0 + t : best[v];
         }

@@ -104,7 +104,8 @@ def main() -> int:
     from graphkit.utils import atomic_write_text
     atomic_write_text(json.dumps({"benchmark": "before_after", "ref": sha, "torch": torch.__version__,
                                   "threads": torch.get_num_threads(), "machine": platform.machine(),
-                                  "command": f"python benchmarks/bench_before_after.py --ref {sha}",
+                                  "command": f"python benchmarks/bench_before_after.py --ref {sha}"
+                                             + (f" --rounds {args.rounds}" if args.rounds != 3 else ""),
                                   "rows": rows}, indent=2) + "\n", args.out)
     print(f"wrote {args.out}")
     return 0

@@ -70,7 +70,8 @@ def each_backend(request):
 
 # ----------------------------------------------------------------------------- hostile-input tally
 # Every case of the tests/test_hostile*.py suites is counted by what it showed: a clear error
-# (the case expects pytest.raises and got the named error) or the right answer when it passes; when
+# (the case expects one, through pytest.raises, the CLI's usage status 2 or a child process that
+# fails with a message, and got the named error) or the right answer when it passes; when
 # it fails, the kind of failure: a hang (a TimeoutError), a segfault (a child process killed by a
 # signal; such cases run in subprocesses, an in-process segfault would end the run), a silent wrong
 # answer (an assertion on a result failed, or bad input was accepted: "DID NOT RAISE") or a deep
@@ -83,7 +84,8 @@ def _hostile_outcome(item, call) -> str:
     import inspect
     if call.excinfo is None:
         source = inspect.getsource(getattr(item, "function", lambda: None))
-        return "clear error" if "pytest.raises" in source else "right answer"
+        expects_error = any(mark in source for mark in ("pytest.raises", ") == 2", "returncode != 0"))
+        return "clear error" if expects_error else "right answer"  # raises, CLI usage status 2, failed child
     err, text = call.excinfo.value, str(call.excinfo.value)
     if isinstance(err, TimeoutError) or "hangs" in text or "TimeoutExpired" in type(err).__name__:
         return "hang"

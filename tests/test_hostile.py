@@ -206,6 +206,16 @@ def test_bad_output_paths_are_refused_before_training(extra, message, tmp_path, 
     assert message in capsys.readouterr().err and not trained and time.monotonic() - start < 30
 
 
+@pytest.mark.parametrize("method", ["fastrp", "node2vec"])
+def test_embedding_out_at_a_folder_is_refused_before_computing(method, tmp_path, capsys, monkeypatch):
+    from graphkit.embed import FastRP, Node2Vec
+    computed = []
+    for cls in (FastRP, Node2Vec):
+        monkeypatch.setattr(cls, "fit", lambda *a, **k: computed.append(1))
+    assert main(["embed", method, "--dataset", "csbm", "--out", str(tmp_path), "--quiet"]) == 2
+    assert f"--out '{tmp_path}' is a folder; give a file name" in capsys.readouterr().err and not computed
+
+
 def test_segfault_reproducer_is_a_clear_error():
     with pytest.raises(ValueError, match="col"):
         graphkit.ops.spmm(graphkit.Adj(torch.tensor([0, 1, 2]), torch.tensor([0, 1000000]), shape=(2, 2)),

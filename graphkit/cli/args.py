@@ -47,10 +47,10 @@ _PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif"
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Refuse output paths that cannot be written before any training starts: ``--json`` or
-    ``--plot`` naming a folder, a plot format matplotlib does not write, a ``--checkpoint-dir``
-    that is a file."""
-    for flag in ("json", "plot"):
+    """Refuse output paths that cannot be written before any training starts: ``--json``,
+    ``--plot`` or ``--out`` naming a folder, a plot format matplotlib does not write, a
+    ``--checkpoint-dir`` that is a file."""
+    for flag in ("json", "plot", "out"):
         value = getattr(args, flag, None)
         if value and Path(value).is_dir():
             raise ValueError(f"--{flag} {value!r} is a folder; give a file name")

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import datasets
 from ..utils import atomic_save_npy, atomic_write_text
+from .args import check_outputs
 from .table import format_table
 
 
@@ -17,6 +18,7 @@ def _cmd_fastrp(args: argparse.Namespace) -> int:
     import torch
 
     from ..embed import FastRP
+    check_outputs(args)
     data = datasets.load(args.dataset, root=args.data_root)
     density = args.density if args.density == "auto" else float(args.density)
     model = FastRP(dim=args.dim, weights=args.weights, normalization_strength=args.normalization_strength,
@@ -35,6 +37,7 @@ def _cmd_fastrp(args: argparse.Namespace) -> int:
 
 def _cmd_node2vec(args: argparse.Namespace) -> int:
     from ..embed import Node2Vec
+    check_outputs(args)
     model = Node2Vec(dim=args.dim, walk_length=args.walk_length, walks_per_node=args.walks_per_node, p=args.p,
                      q=args.q, window=args.window, negative=args.negative, epochs=args.epochs, seed=args.seed,
                      workers=args.workers, progress=not args.quiet)

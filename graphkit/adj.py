@@ -181,6 +181,24 @@ def _version(t: Tensor) -> Optional[int]:
 
 
 _TENSOR_CACHES = WeakIdKeyDictionary()
+FULL_CHECK_ELEMENTS = 1 << 16  # integer tensors up to this size are checksummed whole at every call
+_SAMPLED_ELEMENTS = 1 << 12  # above it: this many evenly spaced elements, plus the first and last 1024
+
+
+def _content_state(tensor: Tensor) -> Optional[int]:
+    """What :func:`tensor_cache` compares besides the version counter: the checksum of an integer
+    tensor (whole up to :data:`FULL_CHECK_ELEMENTS` elements, else of an evenly spaced sample and
+    both ends, so the check stays in microseconds next to the work on a large graph); of any
+    tensor, whole, in :class:`debug` mode; ``None`` for floating-point tensors outside it."""
+    if debug.enabled():
+        return checksum(tensor)
+    if tensor.is_floating_point():
+        return None
+    if tensor.numel() <= FULL_CHECK_ELEMENTS:
+        return checksum(tensor)
+    flat = tensor.reshape(-1)
+    stride = flat.numel() // _SAMPLED_ELEMENTS
+    return checksum(torch.cat([flat[:1024], flat[::stride], flat[-1024:]]))
 
 
 def _has_data(tensor: Tensor) -> bool:
@@ -198,12 +216,13 @@ def tensor_cache(tensor: Tensor) -> dict:
     of a mostly-zero feature matrix, the native backend the grouping of an index tensor. The dict
     lives as long as the tensor (it is keyed on the tensor's identity, weakly) and starts empty
     again when the tensor's content changes: when its version counter moves (an in-place torch
-    op) or, for integer and bool tensors (edge lists, indices), its checksum does
-    (:func:`graphkit.utils.checksum.checksum`, a pass over its bytes at memory speed: writes through
-    ``tensor.numpy()`` or DLPack bypass the counter). Floating-point tensors (features) are checksummed
-    in :class:`debug` mode only: a pass over a feature matrix at every forward would cost more than
-    the sparse product it feeds, so outside debug mode write features in place with torch ops (or
-    pass a new tensor). Inference and
+    op) or its checksum does (:func:`graphkit.utils.checksum.checksum`; writes through
+    ``tensor.numpy()`` or DLPack bypass the counter). The checksum covers integer tensors (edge
+    lists, indices) whole up to :data:`FULL_CHECK_ELEMENTS` elements and by a sample above that
+    (a pass over a 2M-edge list at every call costs a few percent of a layer's step), and every
+    tensor whole in :class:`debug` mode. So a change made outside torch to a few entries of a large
+    edge list, or to a feature matrix, is seen in debug mode only: elsewhere, change tensors with
+    torch ops, pass a new tensor, or pass an :class:`Adj` (never re-checked). Inference and
     meta tensors, and tensors seen while tracing (``torch.compile``, ``opcheck``: fake tensors or a
     dispatch mode), get a fresh dict every time. What derives from a graph's structure or weights
     belongs on the ``Adj`` (:meth:`Adj.structure_cached`, :meth:`Adj.value_cached`).
@@ -211,7 +230,7 @@ def tensor_cache(tensor: Tensor) -> dict:
     version = _version(tensor)
     if version is None or not _has_data(tensor):
         return {}
-    state = (version, checksum(tensor) if not tensor.is_floating_point() or debug.enabled() else None)
+    state = (version, _content_state(tensor))
     entry = _TENSOR_CACHES.get(tensor)
     if entry is None or entry[0] != state:
         entry = _TENSOR_CACHES[tensor] = (state, {})

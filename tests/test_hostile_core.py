@@ -265,6 +265,21 @@ def test_to_adj_sees_a_change_made_through_numpy():
     assert to_adj(ei, 5) is after  # unchanged since: cached again
 
 
+def test_large_edge_lists_are_checked_by_a_sample_and_whole_in_debug_mode():
+    from graphkit.adj import FULL_CHECK_ELEMENTS
+    n = 1000
+    ei = torch.randint(0, n, (2, FULL_CHECK_ELEMENTS))  # above the whole-check size
+    first = to_adj(ei, n)
+    ei.numpy()[0, :] = np.random.default_rng(0).integers(0, n, ei.size(1))  # a rewrite of every source
+    second = to_adj(ei, n)
+    assert second is not first and torch.equal(second.col, Adj.from_edge_index(ei.clone(), n).col)
+    ei.numpy()[1, 12345] = (ei[1, 12345].item() + 1) % n  # one entry, off the sample
+    assert to_adj(ei, n) is second  # outside debug mode: not seen
+    with graphkit.debug():
+        third = to_adj(ei, n)
+    assert third is not second and torch.equal(third.row, Adj.from_edge_index(ei.clone(), n).row)
+
+
 def test_gather_backward_sees_an_index_changed_through_numpy(each_backend):
     x = torch.randn(4, 2, requires_grad=True)
     index = torch.tensor([0, 1, 1, 2])

@@ -31,7 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
-from torch._guards import detect_fake_mode
+from torch._subclasses.fake_tensor import FakeTensor
+from torch._subclasses.functional_tensor import FunctionalTensor
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 from torch.utils.weak import WeakIdKeyDictionary
 
@@ -202,9 +203,10 @@ def _content_state(tensor: Tensor) -> Optional[int]:
 
 
 def _has_data(tensor: Tensor) -> bool:
-    """Whether ``tensor``'s bytes can be read here (not meta, not fake, no dispatch mode tracing)."""
+    """Whether ``tensor``'s bytes can be read here: not meta, not a fake or functional tensor (as
+    ``torch.compile`` traces with), and no dispatch mode active (``opcheck``'s cross-checks)."""
     return (tensor.device.type != "meta" and _get_current_dispatch_mode() is None
-            and detect_fake_mode(tensor) is None)
+            and not isinstance(tensor, (FakeTensor, FunctionalTensor)))
 
 
 def tensor_cache(tensor: Tensor) -> dict:

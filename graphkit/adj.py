@@ -353,20 +353,30 @@ class Adj:
         num_dst = num_nodes if num_dst is None else int(num_dst)
         if edge_weight is not None:
             _check_edge_weight(edge_weight, edge_index.size(1), device=edge_index.device, flat=True)
-        return cls._from_edges(edge_index[0], edge_index[1], (num_dst, num_nodes), edge_weight)
+        return cls._from_edges(edge_index[0], edge_index[1], (num_dst, num_nodes), edge_weight, maybe_sorted=True)
 
     @classmethod
-    def _from_edges(cls, src: Tensor, dst: Tensor, shape: Tuple[int, int], weight: Optional[Tensor]) -> "Adj":
-        """The CSR of valid edges ``src[k] -> dst[k]`` (a stable sort by target, then source)."""
+    def _from_edges(cls, src: Tensor, dst: Tensor, shape: Tuple[int, int], weight: Optional[Tensor],
+                    maybe_sorted: bool = False) -> "Adj":
+        """The CSR of valid edges ``src[k] -> dst[k]`` (a stable sort by target, then source).
+
+        With ``maybe_sorted`` (one host synchronisation), edges already in that order (a
+        coalesced edge list, or a batch of such graphs, whose offsets keep the order) skip the
+        sort: one O(E) pass instead of O(E log E)."""
         num_dst, num_src = shape
         src, dst = src.long(), dst.long()
-        perm = torch.argsort(dst * num_src + src, stable=True)
+        key = dst * num_src + src
+        if maybe_sorted and (key.numel() < 2 or bool((key[1:] >= key[:-1]).all())):
+            perm = torch.arange(key.numel(), device=src.device)
+            col, row, value = src, dst, weight
+        else:
+            perm = torch.argsort(key, stable=True)
+            col, row, value = src[perm], dst[perm], None if weight is None else weight[perm]
         counts = torch.bincount(dst, minlength=num_dst)
         rowptr = torch.zeros(num_dst + 1, dtype=torch.long, device=src.device)
         torch.cumsum(counts, 0, out=rowptr[1:])
-        value = None if weight is None else weight[perm]
-        adj = cls.trusted(rowptr, src[perm], value, shape, perm)
-        adj._shared["row"] = dst[perm]
+        adj = cls.trusted(rowptr, col, value, shape, perm)
+        adj._shared["row"] = row
         return adj
 
     @classmethod

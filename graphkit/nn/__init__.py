@@ -2,8 +2,10 @@
 from .conv import GATConv, GCNConv, GINConv, SAGEConv
 from .message_passing import MessagePassing
 from .models import GAT, GCN, GIN, MLP, MODELS, BasicGNN, GraphSAGE, build_model
+from .pool import AttentionalAggregation, global_add_pool, global_max_pool, global_mean_pool
 from .sheaf import BundleSheaf, DiagSheaf, GeneralSheaf, SheafDiffusion
 
 __all__ = ["MessagePassing", "GCNConv", "SAGEConv", "GATConv", "GINConv",
            "BasicGNN", "GCN", "GraphSAGE", "GAT", "GIN", "MLP", "MODELS", "build_model",
-           "SheafDiffusion", "DiagSheaf", "BundleSheaf", "GeneralSheaf"]
+           "SheafDiffusion", "DiagSheaf", "BundleSheaf", "GeneralSheaf",
+           "global_add_pool", "global_mean_pool", "global_max_pool", "AttentionalAggregation"]

@@ -5,6 +5,7 @@ has ``../shared/datasets``).
 """
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -81,7 +82,6 @@ _hostile_tally: dict = {}
 
 
 def _hostile_outcome(item, call) -> str:
-    import inspect
     if call.excinfo is None:
         source = inspect.getsource(getattr(item, "function", lambda: None))
         expects_error = any(mark in source for mark in ("pytest.raises", ") == 2", "returncode != 0"))
@@ -91,7 +91,7 @@ def _hostile_outcome(item, call) -> str:
         return "hang"
     if "segfault" in text or "SIGSEGV" in text or "Segmentation fault" in text:
         return "segfault"
-    if "Regex pattern did not match" in text or "Regex pattern" in text:
+    if "Regex pattern did not match" in text:
         return "deep crash"
     if isinstance(err, AssertionError) or "DID NOT RAISE" in text:
         return "silent wrong answer"

@@ -88,3 +88,11 @@ def test_bad_batch_vectors_are_named(batch, error, match):
 def test_pool_adj_is_kept_with_the_batch():
     batch = torch.tensor([0, 0, 1, 1, 1])
     assert pool_adj(batch, 5) is pool_adj(batch, 5)
+
+
+def test_attention_pooling_resets_its_networks():
+    gate = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    pool = AttentionalAggregation(gate)
+    before = gate[0].weight.clone()
+    pool.reset_parameters()
+    assert not torch.equal(before, gate[0].weight)

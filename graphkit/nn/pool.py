@@ -11,18 +11,20 @@ from typing import Optional
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn.inits import reset
 
 from .. import ops
 from ..adj import Adj, tensor_cache
 
 
-def pool_adj(batch: Optional[Tensor], num_nodes: int, size: Optional[int] = None) -> Adj:
+def pool_adj(batch: Optional[Tensor], num_nodes: int, size: Optional[int] = None,
+             device: Optional[torch.device] = None) -> Adj:
     """The ``[B, N]`` segments of a batch vector as an :class:`Adj` (row ``b`` holds the nodes of
     graph ``b``), kept with ``batch``. ``batch`` ``[N]`` must be sorted (PyG's batches are);
-    ``None`` means one graph. ``size`` defaults to ``batch.max() + 1``."""
+    ``None`` means one graph (on ``device``). ``size`` defaults to ``batch.max() + 1``."""
     if batch is None:
-        rowptr = torch.tensor([0, num_nodes])
-        return Adj.trusted(rowptr, torch.arange(num_nodes), None, (1, num_nodes))
+        rowptr = torch.tensor([0, num_nodes], device=device)
+        return Adj.trusted(rowptr, torch.arange(num_nodes, device=device), None, (1, num_nodes))
     if not isinstance(batch, Tensor) or batch.dtype not in (torch.int32, torch.int64) or batch.dim() != 1:
         raise TypeError("batch must be a 1-D int32/int64 tensor: the graph of each node")
     if batch.numel() != num_nodes:
@@ -45,7 +47,7 @@ def pool_adj(batch: Optional[Tensor], num_nodes: int, size: Optional[int] = None
 def _pool(x: Tensor, batch: Optional[Tensor], size: Optional[int], reduce: str) -> Tensor:
     if not isinstance(x, Tensor) or x.dim() < 2:
         raise ValueError("x must be a tensor [N, F] of node features")
-    return ops.segment_reduce(x, pool_adj(batch, x.size(0), size), reduce)
+    return ops.segment_reduce(x, pool_adj(batch, x.size(0), size, x.device), reduce)
 
 
 def global_add_pool(x: Tensor, batch: Optional[Tensor] = None, size: Optional[int] = None) -> Tensor:
@@ -77,13 +79,11 @@ class AttentionalAggregation(nn.Module):
         self.gate_nn, self.nn = gate_nn, nn
 
     def reset_parameters(self) -> None:
-        for module in (self.gate_nn, self.nn):
-            for layer in module.modules() if module is not None else ():
-                if hasattr(layer, "reset_parameters") and layer is not self:
-                    layer.reset_parameters()
+        reset(self.gate_nn)
+        reset(self.nn)
 
     def forward(self, x: Tensor, batch: Optional[Tensor] = None, size: Optional[int] = None) -> Tensor:
-        adj = pool_adj(batch, x.size(0), size)
+        adj = pool_adj(batch, x.size(0), size, x.device)
         gate = self.gate_nn(x)
         if gate.dim() != 2 or gate.size(0) != x.size(0):
             raise ValueError(f"gate_nn must map x to [N, 1] or [N, C], got {list(gate.shape)}")

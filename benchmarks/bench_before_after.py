@@ -4,8 +4,11 @@ the 100k-node, 2M-edge uniform graph of ``bench_aggregation.py`` (64 channels). 
 as a prebuilt ``Adj``, and in the ``-edge_index`` cases as the raw ``edge_index``, as PyG users
 call layers (the ``Adj`` then comes from the cache kept with the tensor, checked at every call).
 
-The earlier revision is checked out into a temporary git worktree. For each case, each tree runs in
-a process of its own (its own kernels, built once); the trees alternate for ``--rounds`` rounds of
+The earlier revision is checked out into a temporary git worktree (and ``--after REV``, when given,
+into a second one instead of this working tree: ``--ref HEAD --after HEAD`` is a control that
+measures the harness's own bias). For each case, each tree runs in a process of its own (its own
+kernels, built once into a cache folder of its own, so that the two trees never rebuild each
+other's); the trees alternate for ``--rounds`` rounds (the one that goes first alternating too) of
 ``--repeats`` timed steps after a warm-up, and the figure is the median over all of a tree's steps.
 Prints a table and writes ``benchmarks/results/before_after.json``::
 
@@ -62,8 +65,10 @@ def worktree(ref: str, where: Path) -> Path:
     return where
 
 
-def time_tree(tree: Path, case: str, repeats: int, warmup: int) -> list:
+def time_tree(tree: Path, case: str, repeats: int, warmup: int, cache: Path = None) -> list:
     env = dict(os.environ, PYTHONPATH=str(tree))
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
     out = subprocess.run([sys.executable, "-c", STEP, case, str(repeats), str(warmup)], cwd=tree, env=env,
                          capture_output=True, text=True)
     if out.returncode != 0:
@@ -74,6 +79,7 @@ def time_tree(tree: Path, case: str, repeats: int, warmup: int) -> list:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref", required=True, help="the earlier revision (commit, tag or branch)")
+    parser.add_argument("--after", default=None, help="a revision to time instead of this working tree")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
@@ -85,12 +91,15 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="graphkit-before-") as tmp:
         before = worktree(args.ref, Path(tmp) / "before")
+        after = worktree(args.after, Path(tmp) / "after") if args.after else ROOT
+        caches = {"before": Path(tmp) / "cache-before", "after": Path(tmp) / "cache-after" if args.after else None}
         try:
             for case in args.cases:
                 times = {"before": [], "after": []}
-                for _ in range(args.rounds):
-                    for label, tree in (("before", before), ("after", ROOT)):
-                        times[label] += time_tree(tree, case, args.repeats, args.warmup)
+                for round_ in range(args.rounds):
+                    order = (("before", before), ("after", after))
+                    for label, tree in (order if round_ % 2 == 0 else order[::-1]):  # who goes first alternates
+                        times[label] += time_tree(tree, case, args.repeats, args.warmup, caches[label])
                 med = {k: statistics.median(v) * 1000 for k, v in times.items()}
                 rows.append({"case": case, "before_ms": round(med["before"], 2), "after_ms": round(med["after"], 2),
                              "after_vs_before": round(med["after"] / med["before"], 3),
@@ -98,13 +107,17 @@ def main() -> int:
                 print(f"{case:>26}: before {med['before']:8.2f} ms   after {med['after']:8.2f} ms   "
                       f"after/before {med['after'] / med['before']:.3f}", flush=True)
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], capture_output=True)
+            for tree in {before, after} - {ROOT}:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                               capture_output=True)
     import torch
 
     from graphkit.utils import atomic_write_text
     atomic_write_text(json.dumps({"benchmark": "before_after", "ref": sha, "torch": torch.__version__,
                                   "threads": torch.get_num_threads(), "machine": platform.machine(),
+                                  "after": args.after or "working tree",
                                   "command": f"python benchmarks/bench_before_after.py --ref {sha}"
+                                             + (f" --after {args.after}" if args.after else "")
                                              + (f" --rounds {args.rounds}" if args.rounds != 3 else ""),
                                   "rows": rows}, indent=2) + "\n", args.out)
     print(f"wrote {args.out}")

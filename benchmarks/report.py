@@ -232,12 +232,20 @@ def heterophily_table() -> str:
 
 def before_after_table() -> str:
     data = json.loads((RESULTS / "before_after.json").read_text())
-    rows = [[r["case"], f"{r['before_ms']:.2f}", f"{r['after_ms']:.2f}", f"{r['after_vs_before']:.3f}", r["steps"]]
-            for r in data["rows"]]
-    return markdown(["case (forward + backward, training mode)", f"before ({data['ref']}) ms", "this tree ms",
-                     "after / before", "steps each"], rows) + \
-        (f"\n\nProduced by `{data['command']}` (`benchmarks/results/before_after.json`): medians over alternating "
-         f"processes of the two trees, torch {data['torch']}, {data['threads']} threads.")
+    control_path = RESULTS / "before_after_control.json"
+    control = json.loads(control_path.read_text()) if control_path.exists() else None
+    same = {r["case"]: r["after_vs_before"] for r in control["rows"]} if control else {}
+    after = data.get("after", "this tree")
+    rows = [[r["case"], f"{r['before_ms']:.2f}", f"{r['after_ms']:.2f}", f"{r['after_vs_before']:.3f}",
+             f"{same[r['case']]:.3f}" if r["case"] in same else "-", r["steps"]] for r in data["rows"]]
+    text = markdown(["case (forward + backward, training mode)", f"before ({data['ref']}) ms", f"after ({after}) ms",
+                     "after / before", "control: same code on both sides", "steps each"], rows)
+    text += (f"\n\nProduced by `{data['command']}` (`benchmarks/results/before_after.json`): medians over alternating "
+             f"processes of the two trees, torch {data['torch']}, {data['threads']} threads.")
+    if control:
+        text += (f" The control column is `{control['command']}` (`benchmarks/results/before_after_control.json`): "
+                 "the same revision on both sides, so its distance from 1 is the harness's own noise.")
+    return text
 
 
 def main() -> None:

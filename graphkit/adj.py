@@ -239,6 +239,16 @@ def tensor_cache(tensor: Tensor) -> dict:
     return entry[1]
 
 
+
+def mark_graph_count(batch: Tensor, num_graphs: int) -> None:
+    """Record with a batch vector ``batch`` ``[N]`` (the graph of each node) how many graphs its
+    batch holds, so that readouts give ``num_graphs`` rows even when the last graphs have no nodes
+    (which the vector alone cannot tell). Kept in :func:`tensor_cache`, so it is forgotten when
+    ``batch`` changes."""
+    tensor_cache(batch)["num_graphs"] = int(num_graphs)
+
+
+
 class Adj:
     """A CSR sparse adjacency of shape ``(num_dst, num_src)`` with cached derived structure.
 

@@ -9,6 +9,7 @@ import torch
 
 from graphkit import datasets
 from graphkit.datasets import DatasetNotFoundError
+from graphkit.datasets.loaders import LOADERS
 
 from conftest import need_dataset, shared_root
 
@@ -158,6 +159,11 @@ def test_every_card_is_consistent():
     for name in datasets.names():
         card = datasets.card(name)
         assert card.default_split in card.splits
-        assert card.loader in ("planetoid", "webkb", "actor", "ogb-node", "ogb-link", "blogcatalog", "synthetic")
+        assert card.loader in LOADERS or card.loader == "synthetic"
+        if card.task == "graph-prediction":
+            assert card.graphs > 0 and card.kind in ("classification", "binary", "regression")
+        else:
+            assert card.graphs == 0 and card.kind is None
     assert datasets.card("actor").name == "film"
+    assert datasets.card("ogbg-molpcba").loader == "ogb-graph"
     assert datasets.card("ogbn-products").loader == "ogb-node"

@@ -34,3 +34,12 @@ def test_link_prediction_notebook(tmp_path):
     assert all(10 < float(v) < 90 for v in heuristics.values())  # informative, far from perfect
     ncn = float(re.search(r"test Hits@100 ([\d.]+)", text).group(1))
     assert ncn > 80 and ncn > max(map(float, heuristics.values()))  # the learned head beats them
+
+
+def test_graph_classification_notebook(tmp_path):
+    need_dataset("MUTAG")
+    text, images = _run("graph_classification.ipynb", tmp_path)
+    assert images and (tmp_path / "mutag-folds.png").stat().st_size > 0
+    for model in ("GIN", "BondGIN"):
+        mean = float(re.search(rf"^{model}: ([\d.]+) ±", text, re.M).group(1))
+        assert 70 <= mean <= 100, (model, mean)  # MUTAG: about two thirds of the graphs are mutagenic

@@ -11,6 +11,7 @@ from ..tasks import NodeClassification, presets
 from ..utils.memory import retain_freed_memory
 from .args import add_run_arguments, check_outputs, checkpoint_cadence, load_model, overrides
 from .embed import add_embed_commands
+from .graph import add_graph_commands
 from .link import add_link_commands
 from .plots import plot_training_curves, write_report
 from .table import format_table
@@ -26,14 +27,28 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     rows = []
+    named = set()
     for name in datasets.names():
         c = datasets.card(name)
-        where = "generated" if c.synthetic else (str(datasets.locate(c, args.data_root) or "not found (download)"))
-        rows.append([c.name, c.task, f"{c.nodes:,}", f"{c.edges:,}", c.features or "-", c.classes or "-",
-                     "/".join(c.splits), where])
+        named.add((c.loader_name or "").lower())
+        rows.append(_card_row(c, args.data_root))
+    for key in sorted(datasets.tu_datasets()):  # TU sets without a card, if present
+        c = datasets.card(key)
+        if key not in named and (args.all or datasets.locate(c, args.data_root) is not None):
+            rows.append(_card_row(c, args.data_root))
     print(f"data root: {root if root else 'none (GRAPHKIT_DATA unset)'}; cache: {datasets.cache_root()}")
-    print(format_table(["dataset", "task", "nodes", "edges", "features", "classes", "splits", "found at"], rows))
+    print(format_table(["dataset", "task", "graphs", "nodes", "edges", "features", "classes", "splits", "found at"],
+                       rows))
+    if not args.all:
+        print(f"also by name: any of the {len(datasets.tu_datasets())} TU datasets (--all lists them) and any OGB "
+              "dataset (ogbn-*, ogbl-*, ogbg-*)")
     return 0
+
+
+def _card_row(c, data_root) -> list:
+    where = "generated" if c.synthetic else (str(datasets.locate(c, data_root) or "not found (download)"))
+    return [c.name, c.task, f"{c.graphs:,}" if c.graphs else "-", f"{c.nodes:,}" if c.nodes else "-",
+            f"{c.edges:,}" if c.edges else "-", c.features or "-", c.classes or "-", "/".join(c.splits), where]
 
 
 def _load_dataset(args: argparse.Namespace):
@@ -82,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("datasets", help="list the known datasets and where each is found")
     p.add_argument("--data-root", help="folder holding the raw datasets (default: $GRAPHKIT_DATA)")
+    p.add_argument("--all", action="store_true", help="also every TU dataset not found locally")
     p.set_defaults(func=_cmd_datasets)
 
     train = sub.add_parser("train", help="train a model on a task")
@@ -103,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = add_embed_commands(sub)
     add_link_commands(tasks, evaluate)
+    add_graph_commands(tasks)
     return parser
 
 

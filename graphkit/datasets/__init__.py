@@ -7,11 +7,12 @@ read-only), or downloaded into the cache when absent.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch_geometric.data import Data
 
+from .graphs import NODE_FEATURES, DegreeFeatures, GraphDataset
 from .loaders import run_loader
 from .registry import (
     DatasetCard,
@@ -24,12 +25,13 @@ from .registry import (
     data_root,
     locate,
     stage,
+    tu_datasets,
 )
 from .synthetic import GENERATORS, csbm, random_split_masks, rmat, uniform
 
-__all__ = ["load", "card", "cards", "names", "locate", "data_root", "cache_root", "cache_lock", "DatasetCard",
-           "DatasetNotFoundError", "DatasetReadError", "check_edge_ids", "csbm", "rmat", "uniform",
-           "random_split_masks"]
+__all__ = ["load", "GraphDataset", "DegreeFeatures", "NODE_FEATURES", "card", "cards", "names", "locate",
+           "data_root", "cache_root", "cache_lock", "DatasetCard", "DatasetNotFoundError", "DatasetReadError",
+           "tu_datasets", "check_edge_ids", "csbm", "rmat", "uniform", "random_split_masks"]
 
 
 def names() -> list:
@@ -51,7 +53,8 @@ def check_edge_ids(data: Data, name: str) -> None:
 
 
 def load(name: str, root: Optional[str] = None, split: Optional[str] = None,
-         normalize_features: Optional[bool] = None, **params) -> Data:
+         normalize_features: Optional[bool] = None, node_features: Optional[str] = None,
+         **params) -> Union[Data, GraphDataset]:
     """Load a dataset as a PyG ``Data``.
 
     Args:
@@ -61,14 +64,19 @@ def load(name: str, root: Optional[str] = None, split: Optional[str] = None,
         split: one of the card's splits (``public``/``geom-gcn``/``full``/``random`` for Planetoid);
             default the card's.
         normalize_features: row-normalise ``x`` (default: as the card says; on for Planetoid).
+        node_features: for datasets of featureless graphs (IMDB-BINARY, ...): ``"degree"``,
+            ``"one-hot-degree"`` or ``"constant"`` (:class:`DegreeFeatures`; default: the card's).
         **params: generator parameters for synthetic datasets (``num_nodes``, ``homophily``, ...).
 
     Returns:
+        for a dataset of many graphs (TU, ``ogbg-*``), a :class:`GraphDataset`; else
         ``Data`` with ``x``, ``y``, ``edge_index`` and, where defined, ``train_mask``, ``val_mask``,
         ``test_mask`` (``[N]`` or ``[N, S]`` for S fixed splits) and ``split_edge`` for OGB link data.
         ``data.name`` and ``data.split`` record what was loaded.
     """
     c = card(name)
+    if node_features is not None and c.task != "graph-prediction":
+        raise ValueError(f"node_features applies to datasets of featureless graphs; {c.name!r} is a {c.task} dataset")
     split = c.default_split if split is None else split
     if split not in c.splits:
         raise ValueError(f"dataset {c.name!r} has no split {split!r}; available: {c.splits}")
@@ -86,6 +94,8 @@ def load(name: str, root: Optional[str] = None, split: Optional[str] = None,
         source = base / c.folder if base is not None and c.folder and (base / c.folder).is_dir() else None
         with cache_lock(c):
             data = run_loader(c, stage(c, root), split, looked_in, source)
+    if c.task == "graph-prediction":
+        return _graph_dataset(c, data, split, node_features)
     check_edge_ids(data, c.name)
     for mask in ("train_mask", "val_mask", "test_mask"):  # PyG's geom-gcn Planetoid masks are uint8
         if getattr(data, mask, None) is not None and data[mask].dtype != torch.bool:
@@ -94,3 +104,32 @@ def load(name: str, root: Optional[str] = None, split: Optional[str] = None,
         data.x = data.x / data.x.sum(dim=-1, keepdim=True).clamp(min=1e-12)
     data.name, data.split = c.name, split
     return data
+
+
+def _graph_dataset(c: DatasetCard, dataset, split: str, node_features: Optional[str]) -> GraphDataset:
+    """The PyG dataset of many graphs as a :class:`GraphDataset` (featureless graphs given the
+    card's or the asked node features)."""
+    chosen = node_features or c.node_features
+    if chosen is not None:
+        if chosen not in NODE_FEATURES:
+            raise ValueError(f"node_features must be one of {NODE_FEATURES}, got {chosen!r}")
+        if getattr(dataset[0], "x", None) is not None and node_features is not None:
+            raise ValueError(f"dataset {c.name!r} has node features of its own; node_features applies to "
+                             "featureless graphs")
+        max_degree = 0
+        if chosen == "one-hot-degree":
+            max_degree = max(int(torch.bincount(g.edge_index[1], minlength=g.num_nodes).max())
+                             if g.edge_index.numel() else 0 for g in dataset)
+        dataset.transform = DegreeFeatures(chosen, max_degree)
+    split_idx = getattr(dataset, "split_idx", None)
+    evaluator = c.name if c.loader == "ogb-graph" else None
+    kind = c.kind
+    if kind is None:  # a card made on the fly (any TU or OGB name): from the labels / OGB's task type
+        task_type = getattr(dataset, "task_type", "")
+        y = dataset[0].y
+        kind = ("binary" if "binary" in task_type else "regression" if "regression" in task_type or
+                y.is_floating_point() else "classification")
+    metric = c.metric if c.metric != "official" else getattr(dataset, "eval_metric", "accuracy")
+    if kind == "regression" and metric == "accuracy":
+        metric = "mae"
+    return GraphDataset(c.name, dataset, kind, metric, split_idx, evaluator, split)

@@ -99,9 +99,25 @@ def _blogcatalog(card: DatasetCard, root: Path, split: str) -> Data:
     return Data(edge_index=edge_index, y=y, num_nodes=network.shape[0])
 
 
+def _tu(card: DatasetCard, root: Path, split: str):
+    """A TU dataset (Morris et al. 2020) by PyG's ``TUDataset``: ``x`` = the one-hot node labels
+    (and none for the social sets, which have none)."""
+    from torch_geometric.datasets import TUDataset
+    return TUDataset(str(root), name=card.loader_name or card.folder)
+
+
+def _ogb_graph(card: DatasetCard, root: Path, split: str):
+    """An ``ogbg-*`` dataset by OGB's ``PygGraphPropPredDataset``, with its official split."""
+    from ogb.graphproppred import PygGraphPropPredDataset
+    with _ogb_torch_load():
+        dataset = PygGraphPropPredDataset(name=card.name, root=str(root))
+        dataset.split_idx = dataset.get_idx_split()
+    return dataset
+
+
 LOADERS: Dict[str, Callable[[DatasetCard, Path, str], Data]] = {
     "planetoid": _planetoid, "webkb": _webkb, "actor": _actor, "ogb-node": _ogb_node,
-    "ogb-link": _ogb_link, "blogcatalog": _blogcatalog,
+    "ogb-link": _ogb_link, "blogcatalog": _blogcatalog, "tu": _tu, "ogb-graph": _ogb_graph,
 }
 
 

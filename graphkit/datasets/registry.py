@@ -53,6 +53,9 @@ class DatasetCard:
     url: Optional[str] = None
     generator: Optional[str] = None
     params: Dict[str, object] = field(default_factory=dict)
+    graphs: int = 0  # datasets of many graphs: how many (nodes and edges are then totals)
+    kind: Optional[str] = None  # graph datasets: "classification", "binary" or "regression"
+    node_features: Optional[str] = None  # featureless graphs: "degree", "one-hot-degree" or "constant"
 
     @property
     def synthetic(self) -> bool:
@@ -83,15 +86,39 @@ def cards() -> Dict[str, DatasetCard]:
 
 def ogb_card(name: str) -> DatasetCard:
     """A card for an OGB dataset without one of its own (sizes unknown until loaded)."""
-    kind = "ogb-node" if name.startswith("ogbn-") else "ogb-link"
-    task = "node-classification" if kind == "ogb-node" else "link-prediction"
+    kind, task = {"ogbn": ("ogb-node", "node-classification"), "ogbl": ("ogb-link", "link-prediction"),
+                  "ogbg": ("ogb-graph", "graph-prediction")}[name[:4]]
     return DatasetCard(name=name, title=f"OGB {name}", loader=kind, task=task, metric="official",
                        default_split="official", splits=["official"], source="Open Graph Benchmark",
                        nodes=0, edges=0, features=0, classes=0, folder=name.replace("-", "_"))
 
 
+_TU: Dict[str, tuple] = {}
+
+
+def tu_datasets() -> Dict[str, tuple]:
+    """Every dataset of the TU collection (Morris et al. 2020), ``{lower-case name: (name as
+    spelled in its download URL, category, graphs)}``, from ``datasets/tu_datasets.tsv`` (the
+    collection's own list, ``chrsmrrs/datasets`` ``_docs/datasets.md``)."""
+    if not _TU:
+        lines = (cards_dir() / "tu_datasets.tsv").read_text().splitlines()[1:]
+        for line in lines:
+            name, category, graphs = line.split("\t")
+            _TU[name.lower()] = (name, category, int(graphs))
+    return _TU
+
+
+def tu_card(name: str) -> DatasetCard:
+    """A card for a TU dataset without one of its own, read by PyG's ``TUDataset``."""
+    exact, category, graphs = tu_datasets()[name.lower()]
+    return DatasetCard(name=name.lower(), title=f"TU {exact} ({category})", loader="tu", loader_name=exact,
+                       folder=exact, task="graph-prediction", metric="accuracy", default_split="cv", splits=["cv"],
+                       source="TUDataset collection (Morris et al., 2020)", nodes=0, edges=0, features=0,
+                       classes=0, graphs=graphs)
+
+
 def card(name: str) -> DatasetCard:
-    """The card of ``name`` (case-insensitive; aliases allowed; any ``ogbn-``/``ogbl-`` name)."""
+    """The card of ``name`` (case-insensitive; aliases allowed; any ``ogbn-``/``ogbl-``/``ogbg-`` name)."""
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a string, got {type(name).__name__}")
     key = name.lower()
@@ -101,10 +128,12 @@ def card(name: str) -> DatasetCard:
     for c in all_cards.values():
         if key in c.aliases:
             return c
-    if key.startswith(("ogbn-", "ogbl-")):
+    if key.startswith(("ogbn-", "ogbl-", "ogbg-")):
         return ogb_card(key)
+    if key in tu_datasets():
+        return tu_card(key)
     raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(all_cards))} "
-                     "(and any OGB name such as ogbn-products)")
+                     "(and any OGB name such as ogbn-products or ogbg-molpcba, and any TU dataset such as ENZYMES)")
 
 
 def cache_root() -> Path:

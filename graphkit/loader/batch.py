@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ..adj import Adj
+from ..adj import Adj, mark_graph_count
 
 
 @dataclass
@@ -22,6 +22,10 @@ class Batch:
         n_id: ``[N_src]`` global ids of the covered nodes (``None``: every node of the graph, in order).
         pos: ``[2, P]`` positive node pairs (link tasks).
         neg: ``[2, Q]`` negative node pairs (link tasks).
+        batch: ``[N]`` the graph of each node, sorted (batches of many graphs).
+        num_graphs: how many graphs the batch holds (graphs without nodes included).
+        edge_attr: ``[E, *D]`` edge features in the order of ``adj``'s input edges (its CSR order
+            when ``adj.perm`` is ``None``).
     """
 
     adj: Adj
@@ -31,6 +35,9 @@ class Batch:
     n_id: Optional[Tensor] = None
     pos: Optional[Tensor] = None
     neg: Optional[Tensor] = None
+    batch: Optional[Tensor] = None
+    num_graphs: Optional[int] = None
+    edge_attr: Optional[Tensor] = None
 
     def to(self, device) -> "Batch":
         """The batch on ``device`` (itself when it is there already)."""
@@ -38,5 +45,7 @@ class Batch:
         if self.adj.device == device:
             return self
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
-        moved = {k: (v.to(device) if v is not None else None) for k, v in moved.items()}
+        moved = {k: (v.to(device) if isinstance(v, (Tensor, Adj)) else v) for k, v in moved.items()}
+        if self.batch is not None and self.num_graphs is not None:
+            mark_graph_count(moved["batch"], self.num_graphs)
         return replace(self, **moved)

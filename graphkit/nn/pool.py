@@ -21,7 +21,8 @@ def pool_adj(batch: Optional[Tensor], num_nodes: int, size: Optional[int] = None
              device: Optional[torch.device] = None) -> Adj:
     """The ``[B, N]`` segments of a batch vector as an :class:`Adj` (row ``b`` holds the nodes of
     graph ``b``), kept with ``batch``. ``batch`` ``[N]`` must be sorted (PyG's batches are);
-    ``None`` means one graph (on ``device``). ``size`` defaults to ``batch.max() + 1``."""
+    ``None`` means one graph (on ``device``). ``size`` defaults to the count graphkit's loaders
+    record with ``batch`` (:func:`graphkit.adj.mark_graph_count`), else ``batch.max() + 1``."""
     if batch is None:
         rowptr = torch.tensor([0, num_nodes], device=device)
         return Adj.trusted(rowptr, torch.arange(num_nodes, device=device), None, (1, num_nodes))
@@ -30,6 +31,8 @@ def pool_adj(batch: Optional[Tensor], num_nodes: int, size: Optional[int] = None
     if batch.numel() != num_nodes:
         raise ValueError(f"batch has {batch.numel()} entries but x has {num_nodes} rows")
     cache = tensor_cache(batch)
+    if size is None:
+        size = cache.get("num_graphs")
     key = ("pool_adj", size)
     if key not in cache:
         if num_nodes and bool((batch[1:] < batch[:-1]).any()):

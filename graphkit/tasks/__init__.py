@@ -1,7 +1,8 @@
 """Tasks on the engine: what one step computes and how to evaluate, and the estimators that run
-seeds and splits (node classification, link prediction)."""
+seeds and splits (node classification, link prediction, graph classification and regression)."""
 from . import presets
 from .base import TaskEstimator
+from .graph_prediction import GraphPrediction, GraphPredictionConfig, GraphPredictionTask
 from .link_prediction import (
     PREDICTORS,
     LinkModel,
@@ -12,6 +13,6 @@ from .link_prediction import (
 )
 from .node_classification import NodeClassification, NodeClassificationConfig, NodeClassificationTask, check_node_data
 
-__all__ = ["LinkModel", "LinkPrediction", "LinkPredictionConfig", "LinkPredictionTask", "NodeClassification",
-           "NodeClassificationConfig", "NodeClassificationTask", "PREDICTORS", "TaskEstimator", "build_link_model",
-           "check_node_data", "presets"]
+__all__ = ["GraphPrediction", "GraphPredictionConfig", "GraphPredictionTask", "LinkModel", "LinkPrediction",
+           "LinkPredictionConfig", "LinkPredictionTask", "NodeClassification", "NodeClassificationConfig",
+           "NodeClassificationTask", "PREDICTORS", "TaskEstimator", "build_link_model", "check_node_data", "presets"]

@@ -36,6 +36,9 @@ class TrainConfig:
             ``<= 0``: every epoch trains.
         eval_every: epochs between evaluations (the last epoch is always evaluated).
         clip_grad_norm: clip the gradient norm of each parameter group apart (``None``: no clipping).
+        lr_step: multiply every group's learning rate by ``lr_gamma`` every ``lr_step`` epochs
+            (torch's ``StepLR``; ``None``: a constant rate).
+        lr_gamma: the factor of ``lr_step``.
     """
 
     epochs: int = 200
@@ -45,6 +48,8 @@ class TrainConfig:
     patience: Optional[int] = None
     eval_every: int = 1
     clip_grad_norm: Optional[float] = None
+    lr_step: Optional[int] = None
+    lr_gamma: float = 0.5
 
     def __post_init__(self):
         for name, kinds in (("epochs", int), ("eval_every", int), ("lr", (int, float)),
@@ -52,6 +57,12 @@ class TrainConfig:
             _check_type(name, getattr(self, name), kinds)
         _check_type("patience", self.patience, int, optional=True)
         _check_type("clip_grad_norm", self.clip_grad_norm, (int, float), optional=True)
+        _check_type("lr_step", self.lr_step, int, optional=True)
+        _check_type("lr_gamma", self.lr_gamma, (int, float))
+        if self.lr_step is not None and self.lr_step < 1:
+            raise ValueError(f"lr_step must be at least 1 or None, got {self.lr_step}")
+        if not 0 < self.lr_gamma <= 1:
+            raise ValueError(f"lr_gamma must lie in (0, 1], got {self.lr_gamma}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if not self.lr > 0:

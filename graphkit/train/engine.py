@@ -114,6 +114,9 @@ class Engine:
                    desc=self.description, unit="epoch", disable=not self.progress, leave=False)
         for epoch in bar:
             start = time.perf_counter()
+            if cfg.lr_step is not None:  # StepLR from the epoch alone: a resumed run gets the same rates
+                for group in optimizer.param_groups:
+                    group["lr"] = group.setdefault("initial_lr", group["lr"]) * cfg.lr_gamma ** (epoch // cfg.lr_step)
             loss = self._train_epoch(task, step_model, model, optimizer, train_loader)
             train_seconds = time.perf_counter() - start
             state["train_seconds"] += train_seconds

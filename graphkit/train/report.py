@@ -93,6 +93,22 @@ class Report:
         return self._summary("test")
 
     @property
+    def folds(self) -> Dict[str, Dict[str, float]]:
+        """``{metric: {"mean", "std"}}`` over the splits (folds) of each split's mean test figure:
+        a cross-validation's result, as Errica et al. report it (the runs of one fold averaged
+        first). ``{}`` when no run has a split index."""
+        by_split: Dict[int, List[RunResult]] = {}
+        for r in self.runs:
+            if r.split_index is not None:
+                by_split.setdefault(r.split_index, []).append(r)
+        if not by_split:
+            return {}
+        first = next(iter(by_split.values()))[0]
+        keys = [k for k in first.test if all(k in r.test for r in self.runs)]
+        return {k: mean_std([statistics.fmean(r.test[k] for r in runs) for _, runs in sorted(by_split.items())])
+                for k in keys}
+
+    @property
     def epoch_seconds_median(self) -> Optional[float]:
         """The median training time of one epoch over every epoch of every run (robust to epochs
         slowed by other work on the machine or by a resume's warm-up)."""
@@ -102,6 +118,7 @@ class Report:
     def to_dict(self) -> Dict[str, Any]:
         return {"task": self.task, **self.meta, "metric": self.metric, "config": self.config,
                 "runs": [r.to_dict() for r in self.runs], "valid": self.valid, "test": self.test,
+                **({"folds": self.folds} if self.meta.get("protocol") == "cv" else {}),
                 "seconds_per_epoch": mean_std([r.seconds_per_epoch for r in self.runs]),
                 "epoch_seconds_median": self.epoch_seconds_median, "peak_rss_mib": self.peak_rss_mib}
 

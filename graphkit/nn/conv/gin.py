@@ -20,7 +20,7 @@ class GINConv(MessagePassing):
 
     def __init__(self, mlp: nn.Module, eps: float = 0.0, train_eps: bool = False):
         if not isinstance(mlp, nn.Module):
-            raise TypeError(f"GINConv: mlp must be a torch.nn.Module (the network applied after the "
+            raise TypeError(f"{type(self).__name__}: mlp must be a torch.nn.Module (the network applied after the "
                             f"aggregation), got {type(mlp).__name__}")
         super().__init__(aggr="sum")
         self.nn = mlp

@@ -61,3 +61,19 @@ def link_prediction(predictor: str, dataset: Optional[str] = None) -> Dict[str, 
 
 
 __all__ = ["dataset_table_path", "link_prediction", "node_classification"]
+
+
+def graph_prediction(model: str) -> Dict[str, Any]:
+    """The graph-level preset of ``model`` (``gin``: Errica et al.'s; ``gin-ogb``, ``gin-virtual``:
+    OGB's molecule models), without its grid."""
+    presets = read_toml(_HERE / "graph_prediction.toml")
+    key = model.lower()
+    if key not in presets:
+        raise ValueError(f"unknown graph-level model preset {model!r}; expected one of {sorted(presets)}, an "
+                         "nn.Module or a factory f(in_channels, out_channels) -> nn.Module")
+    return _clean(presets[key])
+
+
+def graph_prediction_grid(model: str) -> Optional[Dict[str, list]]:
+    """The preset's model-selection grid (``[<model>.grid]``), or ``None``."""
+    return read_toml(_HERE / "graph_prediction.toml").get(model.lower(), {}).get("grid")

@@ -212,10 +212,6 @@ def _transpose(adj: Adj, col: Tensor) -> Tuple[Tensor, ...]:
     return tuple(t.to(col.dtype) for t in _csc_int32(adj))
 
 
-def _expand_rows(rowptr: Tensor) -> Tensor:
-    return torch.repeat_interleave(torch.arange(rowptr.numel() - 1, device=rowptr.device), rowptr.diff())
-
-
 def _inverse_degree(rowptr: Tensor, dtype: torch.dtype) -> Tensor:
     return rowptr.diff().clamp(min=1).to(dtype).reciprocal()
 
@@ -344,7 +340,7 @@ def _segment_reduce_backward(ctx, grad_out, _grad_arg):
     if ctx.reduce not in _ARG_REDUCTIONS:  # every message of row i receives grad_out[i] (/ deg i for the mean)
         if ctx.reduce == "mean":
             grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
-        return None, _ops.gather(grad_out, _expand_rows(rowptr)), None
+        return None, torch.repeat_interleave(grad_out, rowptr.diff(), dim=0, output_size=ctx.num_edges), None
     width = grad_out.shape[1]
     grad_src = grad_out.new_zeros((ctx.num_edges + 1) * width)  # row E collects empty rows' zeros
     target = arg * width + torch.arange(width, device=arg.device)

@@ -4,11 +4,13 @@ Linear-BN-ReLU-Linear-BN-ReLU, a sum-pooled readout of every layer) on PROTEINS 
 GIN-virtual (AtomEncoder, GINE layers with BondEncoders, virtual node, mean pooling) on
 ogbg-molhiv.
 
-* graphkit: ``GraphLoader`` over a ``GraphStore`` (each batch sliced out of the concatenated
+* graphkit: the epoch ``GraphPrediction`` runs: the engine's loop and optimizer (Adam, fused), the
+  task's step, ``GraphLoader`` over a ``GraphStore`` (each batch sliced out of the concatenated
   graphs, its block-diagonal ``Adj`` built without a sort) and ``graphkit.nn.GraphGIN`` /
   ``MolGNN`` on graphkit's kernels.
-* PyG: ``torch_geometric.loader.DataLoader`` over the same dataset, ``torch_geometric.nn.GINConv``
-  / ``GINEConv`` and ``global_add_pool`` / ``global_mean_pool``, the same modules and widths.
+* PyG: the loop of PyG's examples: ``torch_geometric.loader.DataLoader`` over the same dataset,
+  ``torch.optim.Adam``, ``torch_geometric.nn.GINConv`` / ``GINEConv`` and ``global_add_pool`` /
+  ``global_mean_pool``, the same modules and widths.
 
 An epoch is one shuffled pass over the training graphs: loading each batch, forward, backward and
 the optimizer's step. Timing: both run in one process, epochs interleaved (graphkit, PyG, graphkit,
@@ -52,20 +54,20 @@ def _setup(dataset: str, impl: str, batch_size: int, hidden: int, layers: int, t
     else:
         model = MolGNN(None, data.num_tasks, hidden_channels=hidden, num_layers=layers, virtual_node=True)
     binary = data.kind == "binary"
+    if impl == "graphkit":  # what GraphPrediction runs: the engine's epoch, its optimizer, the task's step
+        from graphkit.loader import GraphLoader, GraphStore
+        from graphkit.tasks import GraphPredictionTask
+        from graphkit.train import Engine, TrainConfig, build_optimizer
+        loader = GraphLoader(GraphStore(data), index, batch_size, shuffle=True)
+        engine = Engine(TrainConfig(lr=0.001), progress=False)
+        task = GraphPredictionTask(data.kind, data.metric)
+        optimizer = build_optimizer(model, engine.config)
+        return (lambda: engine._train_epoch(task, model, model, optimizer, loader)), model
+    from torch_geometric.loader import DataLoader  # PyG's own loop, as its examples write it
+    loader = DataLoader(data.dataset[index], batch_size=batch_size, shuffle=True)
+    forward = _pyg_forward(model, binary)
     loss_fn = torch.nn.BCEWithLogitsLoss() if binary else torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
-    if impl == "graphkit":
-        from graphkit.loader import GraphLoader, GraphStore
-        loader = GraphLoader(GraphStore(data), index, batch_size, shuffle=True)
-
-        def forward(batch):
-            if binary:
-                return model(batch.x, batch.adj, batch.batch, edge_attr=batch.edge_attr)
-            return model(batch.x, batch.adj, batch.batch)
-    else:
-        from torch_geometric.loader import DataLoader
-        loader = DataLoader(data.dataset[index], batch_size=batch_size, shuffle=True)
-        forward = _pyg_forward(model, binary)
 
     def epoch():
         model.train()

@@ -167,3 +167,45 @@ def test_every_card_is_consistent():
     assert datasets.card("actor").name == "film"
     assert datasets.card("ogbg-molpcba").loader == "ogb-graph"
     assert datasets.card("ogbn-products").loader == "ogb-node"
+
+
+FAMILIES = {"photo": ("Photo", 10), "cs": ("CS", 10), "chameleon": ("chameleon", 10), "squirrel": ("squirrel", 10),
+            "minesweeper": ("minesweeper", 10), "tolokers": ("tolokers", 10)}
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_node_dataset_families_load_with_their_cards_and_splits(name):
+    folder, splits = FAMILIES[name]
+    need_dataset(folder)
+    data, c = datasets.load(name), datasets.card(name)
+    assert (data.num_nodes, data.edge_index.size(1), data.num_features, int(data.y.max()) + 1) == (
+        c.nodes, c.edges, c.features, c.classes)
+    for mask in (data.train_mask, data.val_mask, data.test_mask):
+        assert mask.dtype == torch.bool and mask.shape == (c.nodes, splits)
+    assert not (data.train_mask & data.val_mask).any() and not (data.train_mask & data.test_mask).any()
+    assert not (data.val_mask & data.test_mask).any()
+
+
+def test_per_class_splits_follow_shchur_et_al():
+    from graphkit.datasets.loaders import per_class_splits
+    y = torch.arange(300) % 3
+    masks = per_class_splits(y, 20, 30, num_splits=4, seed=7)
+    for k in range(4):
+        assert torch.equal(torch.bincount(y[masks["train_mask"][:, k]]), torch.tensor([20, 20, 20]))
+        assert torch.equal(torch.bincount(y[masks["val_mask"][:, k]]), torch.tensor([30, 30, 30]))
+        assert int(masks["test_mask"][:, k].sum()) == 150
+    assert not torch.equal(masks["train_mask"][:, 0], masks["train_mask"][:, 1])  # a new draw per split
+    again = per_class_splits(y, 20, 30, num_splits=4, seed=7)
+    assert all(torch.equal(masks[k], again[k]) for k in masks)
+
+
+def test_datasets_command_lists_every_family(capsys):
+    from graphkit.cli.main import main
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("photo", "computers", "cs", "physics", "chameleon", "squirrel", "roman-empire", "amazon-ratings",
+                 "minesweeper", "tolokers", "questions", "proteins", "nci1", "imdb-binary", "ogbg-molhiv"):
+        assert f"\n{name} " in out, name
+    assert "136 TU datasets" in out
+    assert main(["datasets", "--all"]) == 0
+    assert "\nenzymes " in capsys.readouterr().out

@@ -99,6 +99,52 @@ def _blogcatalog(card: DatasetCard, root: Path, split: str) -> Data:
     return Data(edge_index=edge_index, y=y, num_nodes=network.shape[0])
 
 
+def per_class_splits(y: torch.Tensor, train_per_class: int = 20, val_per_class: int = 30, num_splits: int = 10,
+                     seed: int = 0) -> Dict[str, torch.Tensor]:
+    """Shchur et al.'s protocol ("Pitfalls of Graph Neural Network Evaluation", 2018): per split,
+    ``train_per_class`` random nodes of every class for training, ``val_per_class`` for validation
+    and the rest for testing. Split ``k`` draws with seed ``seed + k``; masks ``[N, num_splits]``."""
+    num_nodes = y.numel()
+    masks = {name: torch.zeros(num_nodes, num_splits, dtype=torch.bool) for name in ("train_mask", "val_mask")}
+    for k in range(num_splits):
+        generator = torch.Generator().manual_seed(seed + k)
+        for c in range(int(y.max()) + 1):
+            members = (y == c).nonzero().view(-1)
+            members = members[torch.randperm(members.numel(), generator=generator)]
+            masks["train_mask"][members[:train_per_class], k] = True
+            masks["val_mask"][members[train_per_class:train_per_class + val_per_class], k] = True
+    masks["test_mask"] = ~(masks["train_mask"] | masks["val_mask"])
+    return masks
+
+
+def _shchur(data: Data, split: str) -> Data:
+    for name, mask in per_class_splits(data.y).items():
+        data[name] = mask
+    return data
+
+
+def _amazon(card: DatasetCard, root: Path, split: str) -> Data:
+    from torch_geometric.datasets import Amazon
+    return _shchur(Amazon(str(root), name=card.loader_name)[0], split)
+
+
+def _coauthor(card: DatasetCard, root: Path, split: str) -> Data:
+    from torch_geometric.datasets import Coauthor
+    return _shchur(Coauthor(str(root), name=card.loader_name)[0], split)
+
+
+def _wikipedia(card: DatasetCard, root: Path, split: str) -> Data:
+    """Chameleon and Squirrel with the geom-gcn preprocessing and its 10 splits (masks ``[N, 10]``)."""
+    from torch_geometric.datasets import WikipediaNetwork
+    return WikipediaNetwork(str(root), name=card.loader_name, geom_gcn_preprocess=True)[0]
+
+
+def _heterophilous(card: DatasetCard, root: Path, split: str) -> Data:
+    """Platonov et al.'s heterophilous graphs with their 10 splits (masks ``[N, 10]``)."""
+    from torch_geometric.datasets import HeterophilousGraphDataset
+    return HeterophilousGraphDataset(str(root), name=card.loader_name)[0]
+
+
 def _tu(card: DatasetCard, root: Path, split: str):
     """A TU dataset (Morris et al. 2020) by PyG's ``TUDataset``: ``x`` = the one-hot node labels
     (and none for the social sets, which have none)."""
@@ -117,7 +163,8 @@ def _ogb_graph(card: DatasetCard, root: Path, split: str):
 
 LOADERS: Dict[str, Callable[[DatasetCard, Path, str], Data]] = {
     "planetoid": _planetoid, "webkb": _webkb, "actor": _actor, "ogb-node": _ogb_node,
-    "ogb-link": _ogb_link, "blogcatalog": _blogcatalog, "tu": _tu, "ogb-graph": _ogb_graph,
+    "ogb-link": _ogb_link, "blogcatalog": _blogcatalog, "tu": _tu, "ogb-graph": _ogb_graph, "amazon": _amazon,
+    "coauthor": _coauthor, "wikipedia": _wikipedia, "heterophilous": _heterophilous,
 }
 
 

@@ -467,3 +467,30 @@ def test_ogbg_molhiv_loads_with_its_scaffold_split_and_trains():
     report = GraphPrediction("gin-virtual", config={"epochs": 2, "hidden_channels": 32, "num_layers": 2},
                              protocol="official", progress=False).fit(small)
     assert 0.0 <= report.test["rocauc"]["mean"] <= 1.0 and report.runs[0].epochs == 2
+
+
+@pytest.mark.slow
+def test_peptides_func_rebuilt_from_lrgb_csv():
+    """LRGB's graphs rebuilt offline from its CSV with rdkit and OGB's smiles2graph (about 3 minutes
+    the first time), read by PyG's LRGBDataset: LRGB's published sizes and label counts."""
+    need_dataset("peptides-func")
+    pytest.importorskip("rdkit")
+    from graphkit.datasets import card, load
+    data = load("peptides-func")
+    c = card("peptides-func")
+    assert len(data) == c.graphs and data.kind == "binary" and data.metric == "ap"
+    assert {k: len(v) for k, v in data.split_idx.items()} == {"train": 10873, "valid": 2331, "test": 2331}
+    store = GraphStore(data)
+    assert (int(store.node_ptr[-1]), int(store.edge_ptr[-1])) == (c.nodes, c.edges)
+    assert store.y.sum(0).long().tolist() == [1378, 545, 995, 969, 9745, 3077, 1662, 2866, 299, 4044]
+    train_nodes = int(store.node_ptr[10873])
+    assert train_nodes == 1647684
+
+
+def test_peptides_without_rdkit_is_a_clear_error(monkeypatch, tmp_path):
+    import sys
+
+    from graphkit.datasets.loaders import _lrgb_raw_from_csv
+    monkeypatch.setitem(sys.modules, "rdkit", None)
+    with pytest.raises(ImportError, match="needs rdkit: pip install 'graphkit\\[chem\\]'"):
+        _lrgb_raw_from_csv(tmp_path)

@@ -45,6 +45,10 @@ class DegreeFeatures:
 
 
 
+class GraphList(list):
+    """Graphs built in memory (PyG ``Data`` objects), with room for attributes such as ``split_idx``."""
+
+
 class GraphDataset:
     """A dataset of graphs: a sequence of PyG ``Data`` (``dataset[i]``), each with ``edge_index``,
     ``x`` (where the data has node features), ``edge_attr`` (where it has edge features) and ``y``.

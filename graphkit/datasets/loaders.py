@@ -161,10 +161,65 @@ def _ogb_graph(card: DatasetCard, root: Path, split: str):
     return dataset
 
 
+def _lrgb_raw_from_csv(raw: Path) -> None:
+    """LRGB's Peptides-func graphs, rebuilt as its own processing built them (``PeptidesFunctionalDataset
+    .process`` of ``vijaydwivedi75/lrgb``: OGB's ``smiles2graph`` of every SMILES, labels parsed from
+    their string), written as PyG's ``LRGBDataset`` reads them: ``raw/{train,val,test}.pt``, lists of
+    ``(x, edge_attr, edge_index, y)`` in the order of the split file. Needs rdkit (the ``chem`` extra)."""
+    import ast
+    import gzip
+    import pickle
+
+    from tqdm.auto import tqdm
+
+    from ..utils import atomic_save
+    try:
+        import rdkit  # noqa: F401  (smiles2graph imports it lazily and fails late without it)
+        from ogb.utils import smiles2graph
+    except ImportError as err:
+        raise ImportError("rebuilding Peptides-func from its SMILES needs rdkit: pip install 'graphkit[chem]' "
+                          "(or put LRGB's raw/{train,val,test}.pt next to the CSV)") from err
+    import csv
+    with gzip.open(raw / "peptide_multi_class_dataset.csv.gz", "rt", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(raw / "splits_random_stratified_peptide.pickle", "rb") as f:
+        splits = pickle.load(f)
+    graphs = []
+    for row in tqdm(rows, desc="peptides-func: SMILES to graphs (rdkit)", unit="graph"):
+        g = smiles2graph(row["smiles"])
+        graphs.append((torch.from_numpy(g["node_feat"]), torch.from_numpy(g["edge_feat"]),
+                       torch.from_numpy(g["edge_index"]),
+                       torch.tensor([ast.literal_eval(row["labels"])], dtype=torch.float)))
+    for part in ("train", "val", "test"):
+        atomic_save([graphs[int(i)] for i in splits[part]], raw / f"{part}.pt")
+
+
+def _lrgb(card: DatasetCard, root: Path, split: str):
+    """Peptides-func by PyG's ``LRGBDataset``, its three parts as one dataset with their split.
+    Without LRGB's ``raw/{train,val,test}.pt`` (PyG's download), they are rebuilt from the CSV and
+    the split file of LRGB (:func:`_lrgb_raw_from_csv`) before ``LRGBDataset`` runs, which would
+    otherwise delete ``raw/`` to download."""
+    from torch_geometric.datasets import LRGBDataset
+
+    from .graphs import GraphList
+    raw = root / card.folder / "raw"
+    if not all((raw / f"{part}.pt").is_file() for part in ("train", "val", "test")):
+        if not (raw / "peptide_multi_class_dataset.csv.gz").is_file():
+            raise DatasetNotFoundError(f"dataset {card.name!r}: neither LRGB's raw/{{train,val,test}}.pt nor its "
+                                       f"CSV and split file are in {raw}")
+        _lrgb_raw_from_csv(raw)
+    parts = [LRGBDataset(str(root), name=card.loader_name, split=part) for part in ("train", "val", "test")]
+    graphs = GraphList(g for part in parts for g in part)
+    sizes = [len(part) for part in parts]
+    bounds = [0, sizes[0], sizes[0] + sizes[1], sum(sizes)]
+    graphs.split_idx = {key: torch.arange(bounds[k], bounds[k + 1]) for k, key in enumerate(("train", "valid", "test"))}
+    return graphs
+
+
 LOADERS: Dict[str, Callable[[DatasetCard, Path, str], Data]] = {
     "planetoid": _planetoid, "webkb": _webkb, "actor": _actor, "ogb-node": _ogb_node,
     "ogb-link": _ogb_link, "blogcatalog": _blogcatalog, "tu": _tu, "ogb-graph": _ogb_graph, "amazon": _amazon,
-    "coauthor": _coauthor, "wikipedia": _wikipedia, "heterophilous": _heterophilous,
+    "coauthor": _coauthor, "wikipedia": _wikipedia, "heterophilous": _heterophilous, "lrgb": _lrgb,
 }
 
 

@@ -248,6 +248,18 @@ def before_after_table() -> str:
     return text
 
 
+def graph_level_table() -> str:
+    data = json.loads((RESULTS / "graph_level.json").read_text())
+    rows = [[r["dataset"], r["model"], r["impl"], r["batch_size"], f"{r['median_s']:.3f}",
+             f"{r['speedup_vs_pyg']:.2f}x", "-" if r.get("peak_extra_mib") is None else f"{r['peak_extra_mib']:.0f}",
+             "-" if r.get("memory_vs_pyg") is None else f"{r['memory_vs_pyg']:.2f}x"] for r in data["rows"]]
+    commands = sorted({r["command"] for r in data["rows"] if r.get("command")})
+    return markdown(["dataset", "model", "implementation", "batch", "s / epoch (median)", "speed-up vs PyG",
+                     "peak extra MiB", "memory vs PyG"], rows) + \
+        (f"\n\nProduced by {', '.join(f'`{c}`' for c in commands)} (`benchmarks/results/graph_level.json`): torch "
+         f"{data['torch']}, PyG {data['torch_geometric']}, {data['threads']} threads, {data['machine']}.")
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
@@ -256,7 +268,7 @@ def main() -> None:
     for name, render in (("accuracy", accuracy_table), ("models", models_table), ("aggregation", aggregation_table),
                          ("embeddings", embeddings_table), ("link_prediction", link_prediction_table),
                          ("link_ops", link_ops_table), ("before_after", before_after_table),
-                         ("heterophily", heterophily_table)):
+                         ("heterophily", heterophily_table), ("graph_level", graph_level_table)):
         if not available.get(name, lambda n=name: (RESULTS / f"{n}.json").exists())():
             continue
         pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S)

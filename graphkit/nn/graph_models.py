@@ -90,11 +90,14 @@ class GraphGIN(nn.Module):
         """``x`` ``[N, F]``, ``adj`` the batch's block-diagonal graph, ``batch`` ``[N]`` -> ``[B, out]``."""
         if x.dim() != 2 or x.size(1) != self.in_channels:
             raise ValueError(f"GraphGIN expects x of shape [N, {self.in_channels}], got {list(x.shape)}")
-        h = self.first(x)
-        out = F.dropout(self.heads[0](self.pool(h, batch)), self.dropout, self.training)
-        for conv, head in zip(self.convs, self.heads[1:]):
-            h = conv(h, adj)
-            out = out + F.dropout(head(self.pool(h, batch)), self.dropout, self.training)
+        layers = [self.first(x)]
+        for conv in self.convs:
+            layers.append(conv(layers[-1], adj))
+        # one readout of every layer at once (one segment reduction instead of one per layer)
+        pooled = self.pool(torch.cat(layers, dim=1), batch).split(layers[0].size(1), dim=1)
+        out = F.dropout(self.heads[0](pooled[0]), self.dropout, self.training)
+        for head, readout in zip(self.heads[1:], pooled[1:]):
+            out = out + F.dropout(head(readout), self.dropout, self.training)
         return out
 
 

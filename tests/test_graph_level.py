@@ -362,8 +362,10 @@ def test_graph_prediction_bad_input():
     with pytest.raises(ValueError, match="graph 3: y must hold the graph's target"):
         GraphPrediction("gin", protocol="official", progress=False).fit(
             GraphDataset("tiny", graphs, "classification", "accuracy", data.split_idx))
-    with pytest.raises(ValueError, match="stratifies by class"):
-        GraphPrediction("gin", protocol="cv").fit(_tiny_dataset("regression"))
+    featureless = [Data(edge_index=g.edge_index, y=g.y, num_nodes=g.num_nodes) for g in data.dataset]
+    with pytest.raises(ValueError, match="have no node features; .*node_features='degree'"):
+        GraphPrediction("gin", protocol="official", progress=False).fit(
+            GraphDataset("bare", featureless, "classification", "accuracy", data.split_idx))
     with pytest.raises(TypeError, match="cannot be called as model\\(x, adj, batch"):
         GraphPrediction(lambda i, o: nn.Linear(i, o), protocol="official", progress=False,
                         config={"epochs": 1}).fit(data)
@@ -494,3 +496,57 @@ def test_peptides_without_rdkit_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "rdkit", None)
     with pytest.raises(ImportError, match="needs rdkit: pip install 'graphkit\\[chem\\]'"):
         _lrgb_raw_from_csv(tmp_path)
+
+
+def test_cross_validation_of_real_targets_and_folds_in_checkpoint_keys(tmp_path):
+    data = _tiny_dataset("regression")
+    data.split_idx = None
+    config = {"epochs": 3, "batch_size": 8, "hidden_channels": 8, "num_layers": 1, "lr_step": None}
+    first = GraphPrediction("gin", config=config, grid={"dropout": [0.0, 0.5]}, folds=2, runs=2, progress=False,
+                            checkpoint_dir=str(tmp_path)).fit(data)
+    assert first.metric == "mae" and len(first.runs) == 4 and "mae" in first.folds
+    # another seed draws other folds: none of its runs may be read back from the first fit's
+    other = GraphPrediction("gin", config=config, grid={"dropout": [0.0, 0.5]}, folds=2, runs=2, seed=1,
+                            progress=False, checkpoint_dir=str(tmp_path)).fit(data)
+    assert {r.seed for r in other.runs} == {1, 2}
+    folders = {p.parent for p in tmp_path.rglob("*.pt")}
+    assert len(folders) == 8  # 2 seeds x 2 folds x 2 grid points; the chosen point's run is its first final run
+    same = GraphPrediction("gin", config=config, grid={"dropout": [0.0, 0.5]}, folds=2, runs=2, progress=False,
+                           checkpoint_dir=str(tmp_path)).fit(data)
+    assert [r.test for r in same.runs] == [r.test for r in first.runs]
+
+
+def test_targets_metrics_and_unlabelled_batches():
+    task = GraphPredictionTask("binary", "rocauc")
+    out = torch.randn(3, 2, requires_grad=True)
+    loss = task._loss(out, torch.full((3, 2), float("nan")))
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and torch.equal(out.grad, torch.zeros(3, 2))
+    reg = GraphPredictionTask("regression", "rmse")
+    assert reg.loss == "mse" and reg.monitor[0] == ("rmse", "min")
+    # OGB keeps class ids as [G, 1]: classification reads them as [G]
+    graphs = [Data(x=torch.ones(2, 1), edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([[i % 2]]))
+              for i in range(6)]
+    from graphkit.tasks.graph_prediction import check_graph_targets
+    store = GraphStore(graphs)
+    assert check_graph_targets(store, "classification", "g") == 2 and store.y.shape == (6,)
+
+
+def test_ogb_metrics_in_graphkit_names():
+    from graphkit.datasets import _graph_dataset, card
+    from graphkit.datasets.graphs import GraphList
+    graphs = GraphList(Data(x=torch.ones(2, 1), edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([[0.5]]))
+                       for _ in range(4))
+    graphs.task_type, graphs.eval_metric = "regression", "rmse"
+    data = _graph_dataset(card("ogbg-molesol"), graphs, "scaffold", None)
+    assert (data.kind, data.metric) == ("regression", "rmse")
+    graphs.task_type, graphs.eval_metric = "subtoken prediction", "F1"
+    with pytest.raises(ValueError, match="scored by 'F1', which graph-level prediction does not support"):
+        _graph_dataset(card("ogbg-code2"), graphs, "project", None)
+
+
+def test_cli_grid_only_with_cross_validation(capsys):
+    need_dataset("ogbg_molhiv")
+    from graphkit.cli.main import main
+    assert main(["train", "graph-classification", "--dataset", "ogbg-molhiv", "--no-grid", "--quiet"]) == 2
+    assert "runs its official split" in capsys.readouterr().err

@@ -16,6 +16,8 @@ from .table import format_table
 def _grid(args: argparse.Namespace):
     """``--grid FILE`` (a TOML table of lists, or ``[[point]]`` tables), ``--no-grid`` (none), else
     the preset's."""
+    if args.grid and args.no_grid:
+        raise ValueError("--grid and --no-grid contradict each other; give one")
     if args.no_grid:
         return [{}]
     if args.grid is None:
@@ -34,6 +36,10 @@ def _cmd_train_graph(args: argparse.Namespace) -> int:
     if regression != (data.kind == "regression"):
         want = "graph-regression" if data.kind == "regression" else "graph-classification"
         raise ValueError(f"dataset {data.name!r} has {data.kind} targets: use `graphkit train {want}`")
+    if (args.grid or args.no_grid) and (args.protocol == "official" or
+                                        (args.protocol == "auto" and data.split_idx is not None)):
+        raise ValueError(f"--grid/--no-grid choose the model selection of the cross-validation; {data.name!r} runs "
+                         "its official split (give --protocol cv to cross-validate it)")
     model = load_model(args.model)
     trainer = GraphPrediction(model, config=overrides(args, args.model), grid=_grid(args), protocol=args.protocol,
                               folds=args.folds, runs=args.runs, seed=args.seed, checkpoint_dir=args.checkpoint_dir,

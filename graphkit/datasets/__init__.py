@@ -106,6 +106,9 @@ def load(name: str, root: Optional[str] = None, split: Optional[str] = None,
     return data
 
 
+OGB_METRICS = {"acc": "accuracy", "rocauc": "rocauc", "ap": "ap", "rmse": "rmse", "mae": "mae"}
+
+
 def _graph_dataset(c: DatasetCard, dataset, split: str, node_features: Optional[str]) -> GraphDataset:
     """The PyG dataset of many graphs as a :class:`GraphDataset` (featureless graphs given the
     card's or the asked node features)."""
@@ -113,7 +116,8 @@ def _graph_dataset(c: DatasetCard, dataset, split: str, node_features: Optional[
     if chosen is not None:
         if chosen not in NODE_FEATURES:
             raise ValueError(f"node_features must be one of {NODE_FEATURES}, got {chosen!r}")
-        if getattr(dataset[0], "x", None) is not None and node_features is not None:
+        x = getattr(dataset[0], "x", None)
+        if x is not None and x.numel() and node_features is not None:
             raise ValueError(f"dataset {c.name!r} has node features of its own; node_features applies to "
                              "featureless graphs")
         max_degree = 0
@@ -129,7 +133,13 @@ def _graph_dataset(c: DatasetCard, dataset, split: str, node_features: Optional[
         y = dataset[0].y
         kind = ("binary" if "binary" in task_type else "regression" if "regression" in task_type or
                 y.is_floating_point() else "classification")
-    metric = c.metric if c.metric != "official" else getattr(dataset, "eval_metric", "accuracy")
+    metric = c.metric
+    if metric == "official":  # OGB's eval_metric in graphkit's names
+        official = getattr(dataset, "eval_metric", "acc")
+        if official not in OGB_METRICS:
+            raise ValueError(f"dataset {c.name!r} is scored by {official!r}, which graph-level prediction does not "
+                             f"support (it supports {sorted(set(OGB_METRICS.values()))})")
+        metric = OGB_METRICS[official]
     if kind == "regression" and metric == "accuracy":
         metric = "mae"
     return GraphDataset(c.name, dataset, kind, metric, split_idx, evaluator, split)

@@ -121,6 +121,8 @@ class GraphStore:
         y = torch.cat(ys) if has["y"] else None
         self.y = y.view(-1) if y is not None and y.size(1) == 1 and first.y.dim() <= 1 else y
         self.num_node_features = 0 if self.x is None else (self.x.size(1) if self.x.dim() > 1 else 1)
+        if self.num_node_features == 0:  # PyG's TUDataset gives graphs without features an [n, 0] x
+            self.x = None
 
     def __len__(self) -> int:
         return self.num_graphs

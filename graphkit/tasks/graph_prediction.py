@@ -35,7 +35,7 @@ from ..utils import fingerprint, seed_everything
 from . import presets
 from .base import ModelSpec, TaskEstimator, check_model_spec, instantiate, model_fingerprint, model_name
 
-METRICS = {"classification": ("accuracy",), "binary": ("rocauc", "ap"), "regression": ("mae",)}
+METRICS = {"classification": ("accuracy",), "binary": ("rocauc", "ap"), "regression": ("mae", "rmse")}
 LOSSES = ("auto", "l1", "mse")
 PROTOCOLS = ("auto", "official", "cv")
 
@@ -48,7 +48,7 @@ class GraphPredictionConfig(TrainConfig):
         batch_size: graphs per training step (evaluation uses the same).
         select: the validation metric that picks the reported epoch: ``"metric"`` (the dataset's:
             accuracy, ROC-AUC, AP, MAE; ties broken by the loss) or ``"loss"``.
-        loss: regression loss, ``"l1"`` (default: the MAE it is scored by) or ``"mse"``.
+        loss: regression loss, ``"l1"`` or ``"mse"`` (default: L1 when scored by MAE, MSE by RMSE).
     """
 
     batch_size: int = 32
@@ -89,8 +89,8 @@ class GraphPredictionTask(Task):
         if metric not in METRICS[kind]:
             raise ValueError(f"metric {metric!r} does not fit a {kind} task; expected one of {METRICS[kind]}")
         self.kind, self.metric, self.evaluator = kind, metric, evaluator
-        self.loss = "l1" if loss == "auto" else loss
-        lower_better = metric == "mae"
+        self.loss = ("mse" if metric == "rmse" else "l1") if loss == "auto" else loss
+        lower_better = metric in ("mae", "rmse")
         self.monitor = ((("loss", "min"),) if select == "loss" else
                         ((metric, "min" if lower_better else "max"), ("loss", "min")))
         self._edge_attr: Dict[int, bool] = {}
@@ -121,6 +121,8 @@ class GraphPredictionTask(Task):
             return F.cross_entropy(out, y)
         y = y.view(out.shape).to(out.dtype)
         labelled = ~torch.isnan(y)
+        if not bool(labelled.any()):  # a batch without any label: no loss, no NaN in the epoch's mean
+            return out.sum() * 0.0
         if self.kind == "binary":
             return F.binary_cross_entropy_with_logits(out[labelled], y[labelled])
         return (F.l1_loss if self.loss == "l1" else F.mse_loss)(out[labelled], y[labelled])
@@ -145,7 +147,9 @@ class GraphPredictionTask(Task):
         elif self.kind == "regression":
             y = y.view(out.shape).to(out.dtype)
             labelled = ~torch.isnan(y)
-            metrics["mae"] = float((out[labelled] - y[labelled]).abs().mean())
+            error = out[labelled] - y[labelled]
+            metrics["mae" if self.metric == "mae" else "rmse"] = float(
+                error.abs().mean() if self.metric == "mae" else error.pow(2).mean().sqrt())
         else:
             metrics[self.metric] = binary_score(self.metric, y.view(out.shape).float().cpu().numpy(),
                                                 out.cpu().numpy(), self.evaluator)
@@ -184,9 +188,13 @@ def check_graph_targets(store: GraphStore, kind: str, name: str) -> int:
         if y.is_floating_point():
             raise ValueError(f"the targets of {name!r} are floats (e.g. {y.flatten()[:3].tolist()}): regression "
                              "targets, not classes; use the regression task (graphkit train graph-regression)")
+        if y.dim() == 2 and y.size(1) == 1:  # OGB stores class ids as [G, 1]
+            y = store.y = y.view(-1)
         if y.dim() != 1:
             raise ValueError(f"the graphs of {name!r} have {y.size(1)} targets each; classification takes one "
                              "class per graph (several binary labels are the 'binary' kind)")
+        if y.dtype != torch.long:
+            y = store.y = y.long()
         if int(y.min()) < 0:
             raise ValueError(f"{name!r} has class {int(y.min())}: classes must be 0 .. C-1")
         return int(y.max()) + 1
@@ -197,16 +205,19 @@ def check_graph_targets(store: GraphStore, kind: str, name: str) -> int:
     return 1 if y.dim() == 1 else y.size(1)
 
 
-def errica_folds(y: Tensor, folds: int, seed: int, holdout: float = 0.1) -> List[Dict[str, Tensor]]:
+def errica_folds(y: Tensor, folds: int, seed: int, holdout: float = 0.1,
+                 stratify: bool = True) -> List[Dict[str, Tensor]]:
     """Errica et al.'s splits: stratified ``folds``-fold cross-validation (shuffled, seeded), and
-    inside each fold's training part a stratified holdout of ``holdout`` for model selection.
+    inside each fold's training part a stratified holdout of ``holdout`` for model selection
+    (``stratify=False``, for real or multi-task targets: the same, drawn without regard to ``y``).
     Returns per fold ``{"train", "valid", "test"}`` graph ids."""
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-    labels = y.numpy()
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+    labels = y.numpy() if stratify else np.zeros(y.size(0))
     out = []
-    outer = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    outer = (StratifiedKFold if stratify else KFold)(n_splits=folds, shuffle=True, random_state=seed)
     for train_fold, test in outer.split(np.zeros(len(labels)), labels):
-        train, valid = train_test_split(train_fold, test_size=holdout, stratify=labels[train_fold], random_state=seed)
+        train, valid = train_test_split(train_fold, test_size=holdout, random_state=seed,
+                                        stratify=labels[train_fold] if stratify else None)
         out.append({"train": torch.from_numpy(np.sort(train)), "valid": torch.from_numpy(np.sort(valid)),
                     "test": torch.from_numpy(np.sort(test))})
     return out
@@ -283,8 +294,6 @@ class GraphPrediction(TaskEstimator):
         protocol = self.protocol if self.protocol != "auto" else ("official" if data.split_idx is not None else "cv")
         if protocol == "official" and data.split_idx is None:
             raise ValueError(f"dataset {data.name!r} has no official split; use protocol='cv'")
-        if protocol == "cv" and data.kind != "classification":
-            raise ValueError("the cross-validation protocol stratifies by class; it applies to classification")
         train, hparams = self.resolve_config()
         points = self.grid_points() if protocol == "cv" else [{}]
         allowed = set(GraphPredictionConfig.keys()) | (set(hparams) if isinstance(self.model, str) else set())
@@ -296,6 +305,10 @@ class GraphPrediction(TaskEstimator):
         store = GraphStore(data)
         out_channels = check_graph_targets(store, data.kind, data.name)
         in_channels = store.num_node_features
+        if in_channels == 0:
+            raise ValueError(f"the graphs of {data.name!r} have no node features; give them some from the structure: "
+                             "datasets.load(name, node_features='degree' | 'one-hot-degree' | 'constant') "
+                             "(--node-features on the command line)")
         integer_x = store.x is not None and not store.x.is_floating_point()  # OGB's atom features
         task_args = dict(kind=data.kind, metric=data.metric, evaluator=data.evaluator)
         identity = {"task": "graph-prediction", "model": model_name(self.model), "config": self.config_,
@@ -316,6 +329,8 @@ class GraphPrediction(TaskEstimator):
                 model = instantiate(self.model, in_channels, out_channels, hp)
             task = GraphPredictionTask(select=cfg.select, loss=cfg.loss, **task_args)
             run_identity = dict(identity, config={**self.config_, **override})
+            if protocol == "cv":  # the fold itself (folds, seed and holdout draw it): never another fold's run
+                run_identity["fold"] = fingerprint(split["train"], split["valid"], split["test"])
             engine = self._engine(cfg, run_identity, name, label)
             result = engine.fit(task, model, *loaders, seed=seed, split_index=split_index)
             self.model_ = model
@@ -329,23 +344,27 @@ class GraphPrediction(TaskEstimator):
             results = self._run_all(jobs, run, f"{model_name(self.model)} on {data.name}")
             meta = {"dataset": data.name, "model": model_name(self.model), "split": data.split, "protocol": protocol}
         else:
-            splits = errica_folds(store.y, self.folds, self.seed)
+            splits = errica_folds(store.y, self.folds, self.seed, stratify=data.kind == "classification")
             results, self.selection_ = [], []
             # grid points compete on the dataset's metric (ties: the loss), whatever each one early-stops on
             monitor = GraphPredictionTask(select="metric", loss=train.loss, **task_args).monitor
             for f, split in enumerate(splits):
-                best, best_key, best_valid = 0, None, None
+                best, best_key, best_valid, selected = 0, None, None, {}
                 if len(points) > 1:
                     for k, point in enumerate(points):
                         r = run(split, f, self.seed, point, f"fold{f}-select{k}",
                                 f"fold {f} grid {k + 1}/{len(points)}")
                         key = tuple(r.valid[m] if mode == "max" else -r.valid[m] for m, mode in monitor)
+                        selected[k] = r
                         if best_key is None or key > best_key:  # the earliest of equal points
                             best, best_key, best_valid = k, key, r.valid
                 chosen = points[best]
                 self.selection_.append({"fold": f, "grid_index": best, "config": chosen, "valid": best_valid})
                 jobs = [(split, f, self.seed + r, chosen, f"fold{f}-final-seed{self.seed + r}",
                          f"fold {f} seed {self.seed + r}") for r in range(runs)]
+                if best in selected:  # the chosen point's selection run is its first final run (same seed, split)
+                    results.append(selected[best])
+                    jobs = jobs[1:]
                 results += self._run_all(jobs, run, f"fold {f + 1}/{len(splits)}")
             meta = {"dataset": data.name, "model": model_name(self.model), "split": f"cv{self.folds}",
                     "protocol": protocol, "selection": self.selection_}

@@ -240,12 +240,17 @@ def tensor_cache(tensor: Tensor) -> dict:
 
 
 
-def mark_graph_count(batch: Tensor, num_graphs: int) -> None:
+def mark_graph_count(batch: Tensor, num_graphs: int, graph_ptr: Optional[Tensor] = None) -> None:
     """Record with a batch vector ``batch`` ``[N]`` (the graph of each node) how many graphs its
     batch holds, so that readouts give ``num_graphs`` rows even when the last graphs have no nodes
-    (which the vector alone cannot tell). Kept in :func:`tensor_cache`, so it is forgotten when
-    ``batch`` changes."""
-    tensor_cache(batch)["num_graphs"] = int(num_graphs)
+    (which the vector alone cannot tell), and, from a loader that knows it, ``graph_ptr``
+    ``[num_graphs + 1]`` (graph ``b``'s nodes are ``graph_ptr[b]`` .. ``graph_ptr[b + 1] - 1``), which
+    readouts then take as they are instead of counting the vector. Kept in :func:`tensor_cache`, so
+    both are forgotten when ``batch`` changes."""
+    cache = tensor_cache(batch)
+    cache["num_graphs"] = int(num_graphs)
+    if graph_ptr is not None:
+        cache["graph_ptr"] = graph_ptr
 
 
 

@@ -68,6 +68,31 @@ def test_store_batch_equals_pyg_collation():
     assert torch.equal(global_add_pool(tail.x, tail.batch)[1], torch.zeros(4))
 
 
+def test_batch_graphs_native_equals_reference_and_rejects_bad_input():
+    """The batch op (graphkit's kernel) against the pure-torch reference, on graphs with no node, a
+    node alone and no edges, in any order, repeated, one graph or all; bad ids and dtypes are named."""
+    from graphkit import ops
+    from graphkit.ops import native, reference
+    store = GraphStore(_graphs())
+    args = (store.node_ptr, store.edge_ptr, store.in_degree, store.col)
+    g = torch.Generator().manual_seed(0)
+    for index in ([4], [3], [0, 4, 1], [4, 4, 4], list(range(7)), torch.randint(0, 7, (20,), generator=g).tolist()):
+        index = torch.tensor(index)
+        ours, ref = native.batch_graphs(*args, index), reference.batch_graphs(*args, index)
+        assert all(torch.equal(a, b) for a, b in zip(ours, ref)), index
+        rowptr, col, node_index, edge_index, graph, graph_ptr = ours
+        assert torch.equal(graph_ptr.diff(), store.node_ptr[index + 1] - store.node_ptr[index])
+        assert torch.equal(torch.bincount(graph, minlength=len(index)), graph_ptr.diff())
+    empty = native.batch_graphs(*args, torch.zeros(0, dtype=torch.long))
+    assert [t.numel() for t in empty] == [1, 0, 0, 0, 0, 1]
+    with pytest.raises(ValueError, match=r"graph ids must lie in \[0, 7\), got 0 .. 7"):
+        ops.batch_graphs(*args, torch.tensor([0, 7]))
+    with pytest.raises(TypeError, match="index must be a 1-D int64 CPU tensor, got torch.int32"):
+        ops.batch_graphs(*args, torch.tensor([0, 1], dtype=torch.int32))
+    with pytest.raises(ValueError, match="node_ptr and edge_ptr must both hold G \\+ 1 offsets"):
+        ops.batch_graphs(store.node_ptr, store.edge_ptr[:-1], store.in_degree, store.col, torch.tensor([0]))
+
+
 def test_from_pyg_and_layers_agree_with_store():
     graphs = _graphs()
     store = GraphStore(graphs)

@@ -211,6 +211,9 @@ def test_opcheck_every_op():
         torch.library.opcheck(ops.segment_reduce, (adj.rowptr, m, reduce))
     torch.library.opcheck(ops.gather, (x, adj.col))
     torch.library.opcheck(ops.random_walk, (colptr, row_t, torch.arange(adj.shape[0]), 5, 0.5, 2.0, 3))
+    two = torch.tensor([0, 3, 5]), torch.tensor([0, 4, 5])  # graphs of 3 and 2 nodes, 4 and 1 entries
+    torch.library.opcheck(ops.batch_graphs, (*two, torch.tensor([2, 1, 1, 1, 0]), torch.tensor([1, 2, 0, 2, 1]),
+                                             torch.tensor([1, 0, 1])))
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)  # one thread: a function of the seed

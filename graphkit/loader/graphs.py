@@ -20,6 +20,7 @@ from typing import Iterator, List, Optional, Sequence, Union
 import torch
 from torch import Tensor
 
+from .. import ops
 from ..adj import Adj, check_edge_index, mark_graph_count
 from .batch import Batch
 
@@ -103,8 +104,8 @@ class GraphStore:
             if has["edge_attr"]:
                 attrs.append(g.edge_attr)
         self.num_graphs = len(graphs)
-        self.node_ptr = _ptr(torch.tensor(nodes))
-        self.edge_ptr = _ptr(torch.tensor(edges))
+        self.node_ptr = torch.tensor([0] + nodes).cumsum(0)  # [G + 1] where each graph's nodes start
+        self.edge_ptr = torch.tensor([0] + edges).cumsum(0)
         edge_graph = torch.repeat_interleave(torch.arange(self.num_graphs), torch.tensor(edges))
         offset = self.node_ptr[:-1][edge_graph]
         src, dst = torch.cat(srcs).long() + offset, torch.cat(dsts).long() + offset
@@ -130,35 +131,16 @@ class GraphStore:
     def batch(self, index: Tensor) -> Batch:
         """The graphs ``index`` ``[B]`` (in that order) as one :class:`Batch`: block-diagonal ``adj``,
         ``x`` ``[N_b, F]``, ``edge_attr`` in the ``adj``'s CSR order (``adj.perm`` is ``None``),
-        ``y`` ``[B, ...]``, ``batch`` ``[N_b]`` and ``num_graphs``."""
+        ``y`` ``[B, ...]``, ``batch`` ``[N_b]`` and ``num_graphs`` (:func:`graphkit.ops.batch_graphs`)."""
         index = torch.as_tensor(index, dtype=torch.long)
-        nodes = self.node_ptr[index + 1] - self.node_ptr[index]
-        edges = self.edge_ptr[index + 1] - self.edge_ptr[index]
-        num_nodes, num_edges = int(nodes.sum()), int(edges.sum())
-        node_off = _ptr(nodes)[:-1]
-        edge_off = _ptr(edges)[:-1]
-        node_index = _ranges(self.node_ptr[index], node_off, nodes, num_nodes)
-        edge_index = _ranges(self.edge_ptr[index], edge_off, edges, num_edges)
-        col = self.col[edge_index] + torch.repeat_interleave(node_off, edges, output_size=num_edges)
-        rowptr = _ptr(self.in_degree[node_index])
-        adj = Adj.trusted(rowptr, col, None, (num_nodes, num_nodes))
-        graph = torch.repeat_interleave(torch.arange(index.numel()), nodes, output_size=num_nodes)
-        mark_graph_count(graph, index.numel())
-        return Batch(adj, x=None if self.x is None else self.x[node_index],
+        rowptr, col, node_index, edge_index, graph, graph_ptr = ops.batch_graphs(
+            self.node_ptr, self.edge_ptr, self.in_degree, self.col, index)
+        num_nodes = graph.numel()
+        mark_graph_count(graph, index.numel(), graph_ptr)
+        return Batch(Adj.trusted(rowptr, col, None, (num_nodes, num_nodes)),
+                     x=None if self.x is None else self.x[node_index],
                      y=None if self.y is None else self.y[index], batch=graph, num_graphs=index.numel(),
                      edge_attr=None if self.edge_attr is None else self.edge_attr[edge_index])
-
-
-def _ptr(counts: Tensor) -> Tensor:
-    out = torch.zeros(counts.numel() + 1, dtype=torch.long)
-    torch.cumsum(counts, 0, out=out[1:])
-    return out
-
-
-def _ranges(starts: Tensor, offsets: Tensor, counts: Tensor, total: int) -> Tensor:
-    """The concatenation of ``arange(starts[k], starts[k] + counts[k])`` (``offsets`` = the exclusive
-    cumsum of ``counts``), ``[total]``."""
-    return torch.arange(total) + torch.repeat_interleave(starts - offsets, counts, output_size=total)
 
 
 class GraphLoader:

@@ -34,6 +34,9 @@ def pool_adj(batch: Optional[Tensor], num_nodes: int, size: Optional[int] = None
     if size is None:
         size = cache.get("num_graphs")
     key = ("pool_adj", size)
+    if key not in cache and "graph_ptr" in cache and size == cache["num_graphs"]:  # from graphkit's loaders
+        cache[key] = Adj.trusted(cache["graph_ptr"], torch.arange(num_nodes, device=batch.device), None,
+                                 (size, num_nodes))
     if key not in cache:
         if num_nodes and bool((batch[1:] < batch[:-1]).any()):
             raise ValueError("batch must be sorted (the nodes listed graph by graph, as PyG's Batch does)")

@@ -111,6 +111,14 @@ def _csr_transpose_fake(rowptr, col, num_cols):
     return col.new_empty(num_cols + 1), torch.empty_like(col), torch.empty_like(col)
 
 
+@torch.library.register_fake("graphkit::batch_graphs")
+def _batch_graphs_fake(node_ptr, edge_ptr, row_count, col, index):
+    ctx = torch.library.get_ctx()
+    nodes, edges = ctx.new_dynamic_size(), ctx.new_dynamic_size()
+    return (node_ptr.new_empty(nodes + 1), node_ptr.new_empty(edges), node_ptr.new_empty(nodes),
+            node_ptr.new_empty(edges), node_ptr.new_empty(nodes), node_ptr.new_empty(index.shape[0] + 1))
+
+
 @torch.library.register_fake("graphkit::block_spmm")
 def _block_spmm_fake(rowptr, col, blocks, x):
     return x.new_empty((rowptr.shape[0] - 1, x.shape[1], x.shape[2]))
@@ -175,7 +183,8 @@ class _WithAdj(torch.autograd.Function):
     @staticmethod
     def forward(ctx, *args):
         *inputs, (name, attributes) = args
-        output = getattr(_ops, name)(*inputs)
+        with torch._C._AutoDispatchBelowAutograd():  # straight to the kernel: the gradient is this Function's
+            output = getattr(_ops, name).default(*inputs)
         _AUTOGRAD[name][0](ctx, tuple(inputs), output)
         ctx.op_name = name
         for key, value in attributes.items():
@@ -503,6 +512,10 @@ def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
 
 def gather(x: Tensor, index: Tensor) -> Tensor:
     return _ops.gather(_flat(x), index).view((index.shape[0],) + tuple(x.shape[1:]))
+
+
+def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor, index: Tensor):
+    return _ops.batch_graphs(node_ptr, edge_ptr, row_count, col, index)
 
 
 def random_walk(adj: Adj, start: Tensor, walk_length: int, p: float = 1.0, q: float = 1.0,

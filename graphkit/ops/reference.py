@@ -280,6 +280,31 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
     return Adj.trusted(ptr, kept % n, None, (num_pairs, n))
 
 
+def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor, index: Tensor):
+    nodes = node_ptr[index + 1] - node_ptr[index]
+    edges = edge_ptr[index + 1] - edge_ptr[index]
+    num_nodes, num_edges = int(nodes.sum()), int(edges.sum())
+    graph_ptr, edge_off = _offsets(nodes), _offsets(edges)
+    node_index = _ranges(node_ptr[index], graph_ptr[:-1], nodes, num_nodes)
+    edge_index = _ranges(edge_ptr[index], edge_off[:-1], edges, num_edges)
+    out_col = col[edge_index] + torch.repeat_interleave(graph_ptr[:-1], edges, output_size=num_edges)
+    graph = torch.repeat_interleave(torch.arange(index.numel()), nodes, output_size=num_nodes)
+    return _offsets(row_count[node_index]), out_col, node_index, edge_index, graph, graph_ptr
+
+
+def _offsets(counts: Tensor) -> Tensor:
+    """``[0, cumsum(counts)]``, ``[K + 1]`` int64."""
+    out = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
+    torch.cumsum(counts, 0, out=out[1:])
+    return out
+
+
+def _ranges(starts: Tensor, offsets: Tensor, counts: Tensor, total: int) -> Tensor:
+    """The concatenation of ``arange(starts[k], starts[k] + counts[k])`` (``offsets`` = the exclusive
+    cumsum of ``counts``), ``[total]``."""
+    return torch.arange(total) + torch.repeat_interleave(starts - offsets, counts, output_size=total)
+
+
 def dropout_keep(numel: int, p: float, seed: int, device: torch.device) -> Tensor:
     """``[numel]`` bool: the elements graphkit's dropout keeps for ``seed`` (the native kernels'
     draw, ``kernels/csrc/dropout_mask.h``): element ``4g + l`` is kept when the 16-bit lane ``l``

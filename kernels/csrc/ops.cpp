@@ -92,6 +92,13 @@ TORCH_LIBRARY(graphkit, m) {
   // in col's dtype, perm[k] the CSR position of CSC entry k; rows ascending within each column
   // (a stable counting sort, O(E + num_cols)). CPU only.
   m.def("csr_transpose(Tensor rowptr, Tensor col, int num_cols) -> (Tensor, Tensor, Tensor)");
+  // A batch of graphs picked out of a store (graph g: nodes node_ptr[g]..node_ptr[g+1], CSR rows of
+  // row_count[node] entries at edge_ptr[g].., col its local source ids), the graphs index[b] in
+  // that order: (rowptr [N+1], col [E]) of the block-diagonal CSR, node_index [N] and edge_index [E]
+  // (the store's ids of the batch's nodes and entries), graph [N] (b of every node) and graph_ptr
+  // [B+1] (graph b's nodes: graph_ptr[b]..graph_ptr[b+1]); int64, O(N + E), no sort. CPU only.
+  m.def("batch_graphs(Tensor node_ptr, Tensor edge_ptr, Tensor row_count, Tensor col, Tensor index) -> "
+        "(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
   // Block-sparse product: out[i] = sum over the entries k of row i of blocks[k] @ x[col[k]]
   // (blocks [E, d, d], x [N, d, C] -> [M, d, C]); its transpose through the CSC arrays (blocks
   // transposed, perm maps CSC to CSR entries), and the blocks' gradient grad[row] @ x[col]^T.

@@ -93,12 +93,14 @@ class GraphGIN(nn.Module):
         layers = [self.first(x)]
         for conv in self.convs:
             layers.append(conv(layers[-1], adj))
-        # one readout of every layer at once (one segment reduction instead of one per layer)
-        pooled = self.pool(torch.cat(layers, dim=1), batch).split(layers[0].size(1), dim=1)
-        out = F.dropout(self.heads[0](pooled[0]), self.dropout, self.training)
-        for head, readout in zip(self.heads[1:], pooled[1:]):
-            out = out + F.dropout(head(readout), self.dropout, self.training)
-        return out
+        # one readout of every layer at once (one segment reduction instead of one per layer), and
+        # every head at once: [L, B, H] x [L, H, C] in one batched product, one dropout, one sum
+        pooled = self.pool(torch.cat(layers, dim=1), batch)
+        pooled = pooled.view(pooled.size(0), len(layers), -1).transpose(0, 1)
+        weight = torch.stack([head.weight for head in self.heads]).transpose(1, 2)
+        bias = torch.stack([head.bias for head in self.heads]).unsqueeze(1)
+        out = F.dropout(torch.baddbmm(bias, pooled, weight), self.dropout, self.training)
+        return out.sum(0)
 
 
 class MolGNN(nn.Module):

@@ -201,12 +201,15 @@ class _WithAdj(torch.autograd.Function):
             ctx.needs_input_grad = needs_input_grad
 
 
-def _call(name: str, adj: Adj, *inputs, **attributes):
-    """``torch.ops.graphkit.<name>(*inputs)`` on the structure of ``adj``, differentiable through
-    :class:`_WithAdj` (``ctx.adj = adj`` and ``attributes``) when an input requires grad."""
+def _call(name: str, adj: Optional[Adj], *inputs, **attributes):
+    """``torch.ops.graphkit.<name>(*inputs)`` on the structure of ``adj`` (``None`` for an op on no
+    graph), differentiable through :class:`_WithAdj` (``ctx.adj = adj`` and ``attributes``) when an
+    input requires grad. Either way the kernel is called below the autograd dispatch, skipping the
+    Python wrapper that ``register_autograd`` puts in front of it (tens of microseconds a call)."""
     if torch.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
         return _WithAdj.apply(*inputs, (name, dict(attributes, adj=adj)))
-    return getattr(_ops, name)(*inputs)
+    with torch._C._AutoDispatchBelowAutograd():
+        return getattr(_ops, name).default(*inputs)
 
 
 def _graph(ctx, rowptr: Tensor, col: Tensor, num_cols: int) -> Adj:
@@ -218,7 +221,8 @@ def _graph(ctx, rowptr: Tensor, col: Tensor, num_cols: int) -> Adj:
 def _transpose(adj: Adj, col: Tensor) -> Tuple[Tensor, ...]:
     """``(colptr, row, perm)`` of ``adj`` in the index dtype of the op's ``col`` (that of
     ``adj.int32()`` for an op called from ``adj``, so nothing is converted there)."""
-    return tuple(t.to(col.dtype) for t in _csc_int32(adj))
+    csc = _csc_int32(adj)
+    return csc if csc[0].dtype == col.dtype else tuple(t.to(col.dtype) for t in csc)
 
 
 def _inverse_degree(rowptr: Tensor, dtype: torch.dtype) -> Tensor:
@@ -235,13 +239,11 @@ def _spmm_setup(ctx, inputs, output):
     # the weights are the Adj's own values (or none) and need no gradient: the backward of the sum
     # and mean may read them in CSC order from the Adj's cache (set by spmm below)
     ctx.weights_in_adj = False
-    none = x.new_empty(0)
-    ctx.save_for_backward(rowptr, col, none if weight is None else weight, x, output[1])
+    ctx.save_for_backward(rowptr, col, weight, x, output[1])
 
 
 def _spmm_backward(ctx, grad_out, _grad_arg):
     rowptr, col, weight, x, arg = ctx.saved_tensors
-    weight = weight if ctx.has_weight else None
     heads = weight.shape[1] if ctx.weight_is_2d else 1
     grad_x = grad_weight = None
     if ctx.reduce not in _ARG_REDUCTIONS:  # sum / mean: the transpose times grad_out, and per-edge dot products
@@ -315,7 +317,7 @@ def _softmax_backward(ctx, grad):
     return None, _ops.segment_softmax_backward(rowptr, out, grad)
 
 
-torch.library.register_autograd("graphkit::segment_softmax", _softmax_backward, setup_context=_softmax_setup)
+_register_autograd("segment_softmax", _softmax_backward, _softmax_setup)
 
 
 def _gat_setup(ctx, inputs, output):
@@ -341,6 +343,7 @@ _register_autograd("gat_aggregate", _gat_backward, _gat_setup)
 def _segment_reduce_setup(ctx, inputs, output):
     rowptr, src, reduce = inputs
     ctx.reduce, ctx.num_edges = reduce, src.shape[0]
+    ctx.adj = None
     ctx.save_for_backward(rowptr, output[1])
 
 
@@ -349,6 +352,8 @@ def _segment_reduce_backward(ctx, grad_out, _grad_arg):
     if ctx.reduce not in _ARG_REDUCTIONS:  # every message of row i receives grad_out[i] (/ deg i for the mean)
         if ctx.reduce == "mean":
             grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
+        if ctx.adj is not None:  # the row of every entry, cached on the Adj (a readout's batch vector)
+            return None, grad_out.index_select(0, ctx.adj.row), None
         return None, torch.repeat_interleave(grad_out, rowptr.diff(), dim=0, output_size=ctx.num_edges), None
     width = grad_out.shape[1]
     grad_src = grad_out.new_zeros((ctx.num_edges + 1) * width)  # row E collects empty rows' zeros
@@ -357,8 +362,7 @@ def _segment_reduce_backward(ctx, grad_out, _grad_arg):
     return None, grad_src[: ctx.num_edges * width].view(ctx.num_edges, width), None
 
 
-torch.library.register_autograd("graphkit::segment_reduce", _segment_reduce_backward,
-                                setup_context=_segment_reduce_setup)
+_register_autograd("segment_reduce", _segment_reduce_backward, _segment_reduce_setup)
 
 def _index_groups(index: Tensor, num_rows: int) -> Tuple[Tensor, Tensor]:
     """``(ptr [num_rows + 1], perm [K])``: the positions of ``index`` grouped by value (stable), kept
@@ -384,7 +388,7 @@ def _gather_backward(ctx, grad):
     return _ops.gather_backward(ptr, perm, grad), None
 
 
-torch.library.register_autograd("graphkit::gather", _gather_backward, setup_context=_gather_setup)
+_register_autograd("gather", _gather_backward, _gather_setup)
 
 
 def _block_spmm_setup(ctx, inputs, output):
@@ -418,7 +422,7 @@ def _pair_product_backward(ctx, grad):
     return _ops.pair_product_backward(ptr, perm, other, x, grad), None, None
 
 
-torch.library.register_autograd("graphkit::pair_product", _pair_product_backward, setup_context=_pair_product_setup)
+_register_autograd("pair_product", _pair_product_backward, _pair_product_setup)
 
 
 def _dropout_setup(ctx, inputs, output):
@@ -431,7 +435,7 @@ def _dropout_backward(ctx, grad):
     return _ops.dropout_backward(grad, grad if out is None else out, ctx.p, ctx.seed, ctx.relu), None, None, None
 
 
-torch.library.register_autograd("graphkit::dropout", _dropout_backward, setup_context=_dropout_setup)
+_register_autograd("dropout", _dropout_backward, _dropout_setup)
 
 
 # ----------------------------------------------------------------------------- backend API
@@ -441,8 +445,8 @@ def supports(device: torch.device) -> bool:
 
 
 def _flat(t: Tensor) -> Tensor:
-    """``[K, *F]`` as ``[K, prod(F)]`` (also for K == 0)."""
-    return t.reshape(t.shape[0], math.prod(t.shape[1:]))
+    """``[K, *F]`` as ``[K, prod(F)]`` (also for K == 0); a 2-D tensor as it is."""
+    return t if t.dim() == 2 else t.reshape(t.shape[0], math.prod(t.shape[1:]))
 
 
 def _csc_int32(adj: Adj) -> Tuple[Tensor, Tensor, Tensor]:
@@ -481,7 +485,7 @@ def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = No
     rowptr, col = adj.int32()  # half the index traffic of int64
     weights_in_adj = weight is None or (weight is adj.value and not weight.requires_grad)
     out, _ = _call("spmm", adj, rowptr, col, weight, _flat(x), reduce, weights_in_adj=weights_in_adj)
-    return out.view((adj.shape[0],) + tuple(x.shape[1:]))
+    return out if x.dim() == 2 else out.view((adj.shape[0],) + tuple(x.shape[1:]))
 
 
 def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
@@ -496,7 +500,7 @@ def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:
 def segment_softmax(adj: Adj, scores: Tensor) -> Tensor:
     if scores.dim() > 2:
         return reference.segment_softmax(adj, scores)
-    return _ops.segment_softmax(adj.int32()[0], scores)
+    return _call("segment_softmax", adj, adj.int32()[0], scores)
 
 
 def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, negative_slope: float = 0.2):
@@ -506,12 +510,13 @@ def gat_aggregate(adj: Adj, x: Tensor, score_src: Tensor, score_dst: Tensor, neg
 
 
 def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
-    out, _ = _ops.segment_reduce(adj.int32()[0], _flat(src), reduce)
-    return out.view((adj.shape[0],) + tuple(src.shape[1:]))
+    out, _ = _call("segment_reduce", adj, adj.int32()[0], _flat(src), reduce)
+    return out if src.dim() == 2 else out.view((adj.shape[0],) + tuple(src.shape[1:]))
 
 
 def gather(x: Tensor, index: Tensor) -> Tensor:
-    return _ops.gather(_flat(x), index).view((index.shape[0],) + tuple(x.shape[1:]))
+    out = _call("gather", None, _flat(x), index)
+    return out if x.dim() == 2 else out.view((index.shape[0],) + tuple(x.shape[1:]))
 
 
 def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor, index: Tensor):
@@ -531,11 +536,12 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
 
 
 def dropout(x: Tensor, p: float, seed: int, relu: bool = False) -> Tensor:
-    return _ops.dropout(x, float(p), int(seed), bool(relu))
+    return _call("dropout", None, x, float(p), int(seed), bool(relu))
 
 
 def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
-    return _ops.pair_product(_flat(x), first, second).view((first.shape[0],) + tuple(x.shape[1:]))
+    out = _call("pair_product", None, _flat(x), first, second)
+    return out if x.dim() == 2 else out.view((first.shape[0],) + tuple(x.shape[1:]))
 
 
 def block_spmm(adj: Adj, blocks: Tensor, x: Tensor) -> Tensor:

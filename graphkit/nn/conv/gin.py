@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ...adj import tensor_cache
 from ..message_passing import MessagePassing
 from ._checks import check_input
 
@@ -40,7 +41,17 @@ class GINConv(MessagePassing):
         check_input(x, "GINConv", weight if weight is not None and weight.is_floating_point() else None,
                     _in_features(self.nn))
         adj = self.adj(graph, x.size(0))
-        return self.nn(self.propagate(adj, x) + (1 + self.eps) * x)
+        if isinstance(self.eps, nn.Parameter) or torch.compiler.is_compiling():
+            return self.nn(self.propagate(adj, x) + (1 + self.eps) * x)
+        return self.nn(self.propagate(adj, x).add(x, alpha=self._fixed_scale()))  # one op, no scalar tensor
+
+    def _fixed_scale(self) -> float:
+        """``1 + eps`` of a fixed ``eps`` (a buffer), read once per change of the buffer (kept with
+        it by :func:`graphkit.adj.tensor_cache`): no host synchronisation per call."""
+        cache = tensor_cache(self.eps)
+        if "scale" not in cache:
+            cache["scale"] = 1.0 + float(self.eps)
+        return cache["scale"]
 
     def extra_repr(self) -> str:
         return f"eps={float(self.eps):g}"

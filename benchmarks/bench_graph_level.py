@@ -89,12 +89,16 @@ def _pyg_forward(model, binary: bool):
         pool = {"sum": pyg.global_add_pool, "mean": pyg.global_mean_pool}[model.pooling]
         convs = [pyg.GINConv(conv.nn, train_eps=False) for conv in model.convs]
 
+        def head(layer, h, batch):  # nn.Linear of layer l's readout, on the same parameters (views)
+            return F.dropout(F.linear(pool(h, batch), model.head_weight[layer].t(), model.head_bias[layer, 0]),
+                             model.dropout, model.training)
+
         def forward(batch):
             h = model.first(batch.x)
-            out = F.dropout(model.heads[0](pool(h, batch.batch)), model.dropout, model.training)
-            for conv, head in zip(convs, model.heads[1:]):
+            out = head(0, h, batch.batch)
+            for layer, conv in enumerate(convs, 1):
                 h = conv(h, batch.edge_index)
-                out = out + F.dropout(head(pool(h, batch.batch)), model.dropout, model.training)
+                out = out + head(layer, h, batch.batch)
             return out
         return forward
     convs = [pyg.GINEConv(conv.nn, train_eps=True) for conv in model.convs]  # OGB's GIN-virtual

@@ -65,7 +65,73 @@ def test_engine_takes_the_models_parameter_groups_and_clips_each():
     opt = build_optimizer(model, TrainConfig(lr=0.1, weight_decay=0.01))
     assert [(g["lr"], g["weight_decay"]) for g in opt.param_groups] == [(0.1, 0.01), (0.5, 0.01)]
     plain = build_optimizer(nn.Linear(2, 2), TrainConfig(lr=0.1))
-    assert len(plain.param_groups) == 1 and len(plain.param_groups[0]["params"]) == 2
+    assert len(plain.param_groups) == 1 and plain.member_counts() == [2]  # one flat buffer of both
+
+
+def _tanh_mlp():
+    return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 5), nn.Tanh(), nn.Linear(5, 2))
+
+
+def _groups(model):
+    return [{"params": list(model[0].parameters()) + list(model[4].parameters()), "weight_decay": 0.1},
+            {"params": list(model[2].parameters()), "weight_decay": 0.0}]
+
+
+def _gap(a, b):
+    return max(float((p - q).detach().abs().max()) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_flat_optimizer_follows_torchs_and_reads_its_state(tmp_path):
+    """One fused update over a flat buffer per group gives the parameters torch's fused AdamW gives
+    them (the parameters are views of the buffer, their grads views of its grad); it loads the
+    per-parameter state torch's optimizer saved (a run checkpointed before) and goes on the same;
+    a model.zero_grad() or a replaced .data is re-attached at the next step; frozen parameters are
+    left out."""
+    from graphkit.train import RunCheckpoint
+    from graphkit.train.flat import flat_optimizer
+    torch.manual_seed(0)
+    ours, theirs = _tanh_mlp(), _tanh_mlp()
+    theirs.load_state_dict(ours.state_dict())
+    frozen = nn.Parameter(torch.ones(3), requires_grad=False)
+    opt = flat_optimizer(torch.optim.AdamW, _groups(ours) + [{"params": [frozen]}], lr=0.01, fused=True)
+    ref = torch.optim.AdamW(_groups(theirs), lr=0.01, fused=True)
+    assert opt.member_counts() == [4, 2] and len(opt.param_groups) == 2
+    buffer = opt.param_groups[0]["params"][0]
+    assert ours[0].weight.data_ptr() == buffer.data_ptr() and ours[0].weight.grad.data_ptr() == buffer.grad.data_ptr()
+    x = torch.randn(16, 3)
+
+    def steps(n, before=None):
+        for _ in range(n):
+            for model, optimizer in ((ours, opt), (theirs, ref)):
+                optimizer.zero_grad()
+                if before is not None and model is ours:
+                    before()
+                model(x).pow(2).sum().backward()
+                optimizer.step()
+    steps(5)
+    assert _gap(ours, theirs) < 1e-6 and _gap(ours, _tanh_mlp()) > 1e-3
+    path = tmp_path / "run.pt"  # the per-parameter state of a plain optimizer, as a checkpoint holds it
+    RunCheckpoint(path).save(theirs, ref, {"epoch": 5})
+    ours.load_state_dict(theirs.state_dict())
+    result, state = RunCheckpoint(path).resume(ours, opt)
+    assert result is None and state == {"epoch": 5}
+    steps(3)
+    assert _gap(ours, theirs) < 1e-6
+    steps(2, before=lambda: ours.zero_grad(set_to_none=True))  # grads replaced: copied back in
+    assert _gap(ours, theirs) < 1e-6
+    with torch.no_grad():
+        ours[2].weight.data = ours[2].weight.data.clone()  # a replaced tensor: copied back, re-attached
+    steps(1)
+    assert _gap(ours, theirs) < 1e-6 and ours[2].weight.data_ptr() == opt.param_groups[1]["params"][0].data_ptr()
+    assert torch.equal(frozen, torch.ones(3)) and frozen.grad is None
+    flat_state = opt.state_dict()  # its own state round-trips
+    again = flat_optimizer(torch.optim.AdamW, _groups(ours), lr=0.01, fused=True)
+    again.load_state_dict(flat_state)
+    assert torch.equal(again.state_dict()["state"][0]["exp_avg"], flat_state["state"][0]["exp_avg"])
+    with pytest.raises(ValueError, match="group 1 of the state dict has 3 parameters, this optimizer's 2"):
+        bad = {"state": {}, "param_groups": [dict(g, params=list(range(4))) for g in flat_state["param_groups"]]}
+        bad["param_groups"][1]["params"] = [4, 5, 6]
+        again.load_state_dict(bad)
 
 
 # ----------------------------------------------------------------------------- user models

@@ -138,12 +138,12 @@ def _pyg_graph_gin(model: GraphGIN):
     pool = {"sum": pyg_nn.global_add_pool, "mean": pyg_nn.global_mean_pool}[model.pooling]
     convs = [pyg_nn.GINConv(conv.nn, train_eps=False) for conv in model.convs]
 
-    def forward(x, edge_index, batch):
+    def forward(x, edge_index, batch):  # one readout per layer, each through its own linear map
         h = model.first(x)
-        out = model.heads[0](pool(h, batch))
-        for conv, head in zip(convs, model.heads[1:]):
+        out = pool(h, batch) @ model.head_weight[0] + model.head_bias[0]
+        for layer, conv in enumerate(convs, 1):
             h = conv(h, edge_index)
-            out = out + head(pool(h, batch))
+            out = out + pool(h, batch) @ model.head_weight[layer] + model.head_bias[layer]
         return out
     return forward
 

@@ -138,9 +138,10 @@ class GraphStore:
         num_nodes = graph.numel()
         mark_graph_count(graph, index.numel(), graph_ptr)
         return Batch(Adj.trusted(rowptr, col, None, (num_nodes, num_nodes)),
-                     x=None if self.x is None else self.x[node_index],
-                     y=None if self.y is None else self.y[index], batch=graph, num_graphs=index.numel(),
-                     edge_attr=None if self.edge_attr is None else self.edge_attr[edge_index])
+                     x=None if self.x is None else self.x.index_select(0, node_index),
+                     y=None if self.y is None else self.y.index_select(0, index), batch=graph,
+                     num_graphs=index.numel(),
+                     edge_attr=None if self.edge_attr is None else self.edge_attr.index_select(0, edge_index))
 
 
 class GraphLoader:

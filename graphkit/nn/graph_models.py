@@ -4,7 +4,7 @@
   Networks?", ICLR 2019, eq. 4.2) as Errica et al. build it for their comparison ("A Fair Comparison
   of Graph Neural Networks for Graph Classification", ICLR 2020, ``models/graph_classifiers/GIN.py``):
   an input MLP, ``num_layers`` GIN layers whose MLPs are ``Linear-BN-ReLU-Linear-BN-ReLU``, and a
-  readout of every layer (the input MLP's included), ``sum_l Dropout(W_l . READOUT(h^(l)))``.
+  readout of every layer (the input MLP's included), ``sum_l Dropout(READOUT(h^(l)) W_l + b_l)``.
 * :class:`MolGNN`: OGB's molecule model (Hu et al., "Open Graph Benchmark", NeurIPS 2020,
   ``examples/graphproppred/mol``): OGB's ``AtomEncoder``, ``num_layers`` GINE layers each with
   its own ``BondEncoder`` (eps learnt from 0; ``Linear(C, 2C)-BN-ReLU-Linear(2C, C)``), then
@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -81,10 +82,19 @@ class GraphGIN(nn.Module):
         self.first = _mlp2(in_channels, hidden_channels)
         self.convs = nn.ModuleList(GINConv(_mlp2(hidden_channels, hidden_channels), train_eps=train_eps)
                                    for _ in range(num_layers))
-        self.heads = nn.ModuleList(nn.Linear(hidden_channels, out_channels) for _ in range(num_layers + 1))
+        # the readout's linear maps W_l, b_l of every layer l (the input MLP's first), held stacked
+        self.head_weight = nn.Parameter(torch.empty(num_layers + 1, hidden_channels, out_channels))  # [L, H, C]
+        self.head_bias = nn.Parameter(torch.empty(num_layers + 1, 1, out_channels))                 # [L, 1, C]
+        self._reset_heads()
+
+    def _reset_heads(self) -> None:
+        bound = 1.0 / math.sqrt(self.head_weight.size(1))  # nn.Linear's default initialisation
+        nn.init.uniform_(self.head_weight, -bound, bound)
+        nn.init.uniform_(self.head_bias, -bound, bound)
 
     def reset_parameters(self) -> None:
         _reset_all(self)
+        self._reset_heads()
 
     def forward(self, x: Tensor, adj, batch: Optional[Tensor] = None) -> Tensor:
         """``x`` ``[N, F]``, ``adj`` the batch's block-diagonal graph, ``batch`` ``[N]`` -> ``[B, out]``."""
@@ -97,9 +107,7 @@ class GraphGIN(nn.Module):
         # every head at once: [L, B, H] x [L, H, C] in one batched product, one dropout, one sum
         pooled = self.pool(torch.cat(layers, dim=1), batch)
         pooled = pooled.view(pooled.size(0), len(layers), -1).transpose(0, 1)
-        weight = torch.stack([head.weight for head in self.heads]).transpose(1, 2)
-        bias = torch.stack([head.bias for head in self.heads]).unsqueeze(1)
-        out = F.dropout(torch.baddbmm(bias, pooled, weight), self.dropout, self.training)
+        out = F.dropout(torch.baddbmm(self.head_bias, pooled, self.head_weight), self.dropout, self.training)
         return out.sum(0)
 
 

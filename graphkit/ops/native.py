@@ -242,27 +242,54 @@ def _spmm_setup(ctx, inputs, output):
     ctx.save_for_backward(rowptr, col, weight, x, output[1])
 
 
+def _spmm_grad_x(adj: Adj, rowptr: Tensor, col: Tensor, weight: Optional[Tensor], grad_out: Tensor, reduce: str,
+                 num_src: int, weights_in_adj: bool) -> Tensor:
+    """The gradient of a sum/mean ``spmm`` with respect to ``x``: the transposed product of
+    ``grad_out``, through the transpose cached on ``adj`` (its weights, the mean's 1 / degree folded
+    in, read in CSC order from the Adj's cache when they are its own), or scattered through the CSR
+    for a tall matrix (:func:`_scatter_backward`)."""
+    if _scatter_backward(adj, grad_out, reduce):
+        if reduce == "mean":
+            grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
+        return _ops.spmm_transpose_scatter(rowptr, col, weight, grad_out, num_src)
+    colptr, row_t, perm = _transpose(adj, col)
+    if weights_in_adj:  # cached, read in sequence (None for an unweighted sum)
+        weight_t = adj.csc_weights(mean=reduce == "mean", weighted=weight is not None, dtype=grad_out.dtype)
+        return _ops.spmm_transpose(colptr, row_t, col.new_empty(0) if weight_t is not None else perm, weight_t,
+                                   grad_out)
+    if reduce == "mean":
+        grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
+    return _ops.spmm_transpose(colptr, row_t, perm, weight, grad_out)
+
+
+class _SpmmFromAdj(torch.autograd.Function):
+    """``spmm`` sum/mean from an :class:`Adj` whose weights need no gradient (GIN, GCN, SAGE): the
+    same kernels as the op's registered autograd, with nothing saved but the Adj (which holds the
+    transpose) and the lighter bookkeeping of one differentiable input."""
+
+    @staticmethod
+    def forward(ctx, x, adj, rowptr, col, weight, reduce, weights_in_adj):
+        with torch._C._AutoDispatchBelowAutograd():
+            out = _ops.spmm.default(rowptr, col, weight, x, reduce)[0]
+        ctx.args = (adj, rowptr, col, weight, reduce, x.shape[0], weights_in_adj)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return _spmm_grad_x(*ctx.args[:4], grad_out, *ctx.args[4:]), None, None, None, None, None, None
+
+
 def _spmm_backward(ctx, grad_out, _grad_arg):
     rowptr, col, weight, x, arg = ctx.saved_tensors
     heads = weight.shape[1] if ctx.weight_is_2d else 1
     grad_x = grad_weight = None
     if ctx.reduce not in _ARG_REDUCTIONS:  # sum / mean: the transpose times grad_out, and per-edge dot products
-        adj = _graph(ctx, rowptr, col, ctx.num_src)
-        scatter = _scatter_backward(adj, x, ctx.reduce)
-        transpose = weight_t = None
-        if ctx.needs_input_grad[3] and not scatter:
-            transpose = _transpose(adj, col)
-            if ctx.weights_in_adj:  # cached, read in sequence (with the mean's 1 / degree folded in)
-                weight_t = adj.csc_weights(mean=ctx.reduce == "mean", weighted=ctx.has_weight, dtype=x.dtype)
-        if ctx.reduce == "mean" and weight_t is None:
-            grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
-        if ctx.needs_input_grad[3] and scatter:  # no transpose: scatter through the CSR
-            grad_x = _ops.spmm_transpose_scatter(rowptr, col, weight, grad_out, ctx.num_src)
-        elif ctx.needs_input_grad[3] and weight_t is not None:  # weights already in CSC order
-            grad_x = _ops.spmm_transpose(transpose[0], transpose[1], col.new_empty(0), weight_t, grad_out)
-        elif ctx.needs_input_grad[3]:
-            grad_x = _ops.spmm_transpose(*transpose, weight, grad_out)
+        if ctx.needs_input_grad[3]:
+            grad_x = _spmm_grad_x(_graph(ctx, rowptr, col, ctx.num_src), rowptr, col, weight, grad_out, ctx.reduce,
+                                  ctx.num_src, ctx.weights_in_adj)
         if ctx.needs_input_grad[2]:
+            if ctx.reduce == "mean":
+                grad_out = grad_out * _inverse_degree(rowptr, grad_out.dtype).unsqueeze(-1)
             grad_weight = _ops.sddmm(rowptr, col, grad_out, x, heads)
             grad_weight = grad_weight if ctx.weight_is_2d else grad_weight.view(-1)
     else:  # max / min: the gradient goes to the arg entry of each output element
@@ -484,7 +511,11 @@ def checksum(t: Tensor) -> int:
 def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
     rowptr, col = adj.int32()  # half the index traffic of int64
     weights_in_adj = weight is None or (weight is adj.value and not weight.requires_grad)
-    out, _ = _call("spmm", adj, rowptr, col, weight, _flat(x), reduce, weights_in_adj=weights_in_adj)
+    if (reduce in ("sum", "mean") and x.requires_grad and torch.is_grad_enabled()
+            and (weight is None or not weight.requires_grad)):
+        out = _SpmmFromAdj.apply(_flat(x), adj, rowptr, col, weight, reduce, weights_in_adj)
+    else:
+        out, _ = _call("spmm", adj, rowptr, col, weight, _flat(x), reduce, weights_in_adj=weights_in_adj)
     return out if x.dim() == 2 else out.view((adj.shape[0],) + tuple(x.shape[1:]))
 
 

@@ -67,8 +67,11 @@ class RunCheckpoint:
         theirs = saved["model"]
         if set(own) != set(theirs) or any(tuple(own[k].shape) != tuple(theirs[k].shape) for k in own):
             return "its model's parameters differ from this run's model"
-        groups = saved["optimizer"].get("param_groups", [])
-        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
+        counts = [len(g["params"]) for g in saved["optimizer"].get("param_groups", [])]
+        accepted = [[len(g["params"]) for g in optimizer.param_groups]]
+        if hasattr(optimizer, "member_counts"):  # flat buffers also read the per-parameter state
+            accepted.append(optimizer.member_counts())
+        if counts not in accepted:
             return "its optimizer's parameter groups differ from this run's"
         return None
 

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from ..utils import peak_rss_mib
 from .checkpoint import RunCheckpoint
 from .config import TrainConfig
+from .flat import can_flatten, flat_optimizer
 from .report import RunResult
 from .task import Task
 
@@ -41,12 +42,16 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     """Adam or AdamW over the model's parameter groups, in torch's fused implementation (one kernel
     per step for all parameters, instead of a loop of small ops per parameter: on small models
     that loop is a large part of a step) when every parameter is a dense floating-point tensor on
-    the CPU or a GPU, else the default one."""
+    the CPU or a GPU, else the default one; the fused one runs over one flat buffer per group
+    (:mod:`graphkit.train.flat`: no per-tensor bookkeeping left in the step) when each group's
+    parameters share a dtype and a device."""
     groups = parameter_groups(model, config.weight_decay)
     cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[config.optimizer]
     params = [p for g in groups for p in g["params"]]
     fused = bool(params) and all(p.is_floating_point() and p.layout == torch.strided and
                                  p.device.type in ("cpu", "cuda") for p in params)
+    if fused and can_flatten(groups):
+        return flat_optimizer(cls, groups, lr=config.lr, weight_decay=config.weight_decay, fused=True)
     return cls(groups, lr=config.lr, weight_decay=config.weight_decay, **({"fused": True} if fused else {}))
 
 

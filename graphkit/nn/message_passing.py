@@ -119,7 +119,8 @@ class MessagePassing(nn.Module):
             raise TypeError(f"{type(self).__name__} does not take edge weights (supports_edge_weight is False)")
         return to_adj(graph, num_nodes=num_nodes, edge_weight=edge_weight, num_dst=num_dst)
 
-    def propagate(self, adj: Adj, x: Tensor, edge_weight: Optional[Tensor] = None, **kwargs) -> Any:
+    def propagate(self, adj: Adj, x: Tensor, edge_weight: Optional[Tensor] = None,
+                  self_weight: Optional[float] = None, **kwargs) -> Any:
         """Run message -> aggregate -> update over ``adj``.
 
         Args:
@@ -127,6 +128,9 @@ class MessagePassing(nn.Module):
             x: ``[N, *F]`` node features (sources; targets too for square graphs).
             edge_weight: ``[E]`` or ``[E, H]`` weights of the aggregation in CSR order (default
                 ``adj.value``).
+            self_weight: a number ``s`` adding ``s * x[i]`` to the aggregation of node ``i`` before
+                :meth:`update` (GIN's self term): inside the aggregation op when it is the default
+                one (``ops.spmm(..., self_weight=s)``), after it otherwise.
             **kwargs: further arguments of ``message`` / ``message_and_aggregate`` / ``update``:
                 node tensors named ``foo`` are passed to ``message`` as ``foo_j`` / ``foo_i`` when
                 it asks for those; tensors named ``edge_*`` are per-edge, ``[E, ...]`` in
@@ -135,6 +139,10 @@ class MessagePassing(nn.Module):
             the output of :meth:`update`: ``[M, *F']`` by default (or whatever the layer's
             ``message_and_aggregate`` returns, as GATConv's ``(out, alpha)``).
         """
+        if self_weight is not None and type(self).message_and_aggregate is MessagePassing.message_and_aggregate \
+                and type(self).message is MessagePassing.message:  # the default aggregation: one spmm
+            out = ops.spmm(adj, x, self.aggr, edge_weight, self_weight=self_weight)
+            return self.update(out, **kwargs)
         if self.fused:
             args = self._collect(self._fused_args, adj, x, edge_weight, kwargs, per_edge=False,
                                  take_all=self._fused_takes_all)
@@ -142,6 +150,8 @@ class MessagePassing(nn.Module):
         else:
             messages = self.message(**self._collect(self._message_args, adj, x, edge_weight, kwargs))
             out = ops.segment_reduce(messages, adj, self.aggr)
+        if self_weight is not None:
+            out = out + self_weight * x
         return self.update(out, **kwargs)
 
     def _collect(self, names: List[str], adj: Adj, x: Tensor, edge_weight: Optional[Tensor], kwargs: dict,

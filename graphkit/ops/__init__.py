@@ -230,8 +230,9 @@ def _check_walk_bias(value, name: str) -> float:
 
 
 # ----------------------------------------------------------------------------- operators
-def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
-    """Sparse-times-dense aggregation: ``out[i] = reduce_{j -> i} w_ij * x[j]``.
+def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None,
+         self_weight: Optional[float] = None) -> Tensor:
+    """Sparse-times-dense aggregation: ``out[i] = reduce_{j -> i} w_ij * x[j]`` (``+ s * x[i]``).
 
     Args:
         adj: graph of shape ``(M, N)``.
@@ -239,6 +240,9 @@ def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = No
         reduce: ``'sum'``, ``'mean'``, ``'max'`` or ``'min'``; rows without entries give 0.
         weight: ``[E]`` edge weights, or ``[E, H]`` per-head weights with ``x`` ``[N, H, C]``;
             defaults to ``adj.value`` (all ones when that is ``None``).
+        self_weight: a number ``s``: add ``s * x[i]`` to row ``i`` after the reduction (a square
+            graph), in the same op (GIN's ``(1 + eps) h_i + sum_j h_j``: no extra op forward
+            or backward).
 
     Returns:
         ``[M, *F]``.
@@ -250,7 +254,11 @@ def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = No
     _check_reduce(reduce)
     weight = adj.value if weight is None else weight
     _check_weight(adj, x, weight)
-    return _impl(x.device).spmm(adj, x, reduce, weight)
+    if self_weight is not None:
+        self_weight = _as_float(self_weight, "self_weight")
+        if adj.shape[0] != adj.shape[1]:
+            raise ValueError(f"self_weight needs a square graph (row i's own x[i]), got shape {adj.shape}")
+    return _impl(x.device).spmm(adj, x, reduce, weight, self_weight)
 
 
 def sddmm(adj: Adj, a: Tensor, b: Tensor, op: str = "dot") -> Tensor:

@@ -268,15 +268,21 @@ class _SpmmFromAdj(torch.autograd.Function):
     transpose) and the lighter bookkeeping of one differentiable input."""
 
     @staticmethod
-    def forward(ctx, x, adj, rowptr, col, weight, reduce, weights_in_adj):
+    def forward(ctx, x, adj, rowptr, col, weight, reduce, weights_in_adj, self_weight):
         with torch._C._AutoDispatchBelowAutograd():
             out = _ops.spmm.default(rowptr, col, weight, x, reduce)[0]
+            if self_weight is not None:  # in place on the fresh output: no node, no tensor more
+                out.add_(x, alpha=self_weight)
         ctx.args = (adj, rowptr, col, weight, reduce, x.shape[0], weights_in_adj)
+        ctx.self_weight = self_weight
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        return _spmm_grad_x(*ctx.args[:4], grad_out, *ctx.args[4:]), None, None, None, None, None, None
+        grad_x = _spmm_grad_x(*ctx.args[:4], grad_out, *ctx.args[4:])
+        if ctx.self_weight is not None:
+            grad_x.add_(grad_out, alpha=ctx.self_weight)
+        return grad_x, None, None, None, None, None, None, None
 
 
 def _spmm_backward(ctx, grad_out, _grad_arg):
@@ -508,14 +514,17 @@ def checksum(t: Tensor) -> int:
     return _ops.checksum(t) if t.device.type == "cpu" else reference.checksum(t)
 
 
-def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
+def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None,
+         self_weight: Optional[float] = None) -> Tensor:
     rowptr, col = adj.int32()  # half the index traffic of int64
     weights_in_adj = weight is None or (weight is adj.value and not weight.requires_grad)
     if (reduce in ("sum", "mean") and x.requires_grad and torch.is_grad_enabled()
             and (weight is None or not weight.requires_grad)):
-        out = _SpmmFromAdj.apply(_flat(x), adj, rowptr, col, weight, reduce, weights_in_adj)
+        out = _SpmmFromAdj.apply(_flat(x), adj, rowptr, col, weight, reduce, weights_in_adj, self_weight)
     else:
         out, _ = _call("spmm", adj, rowptr, col, weight, _flat(x), reduce, weights_in_adj=weights_in_adj)
+        if self_weight is not None:
+            out = out.add_(_flat(x), alpha=self_weight) if not out.requires_grad else out + self_weight * _flat(x)
     return out if x.dim() == 2 else out.view((adj.shape[0],) + tuple(x.shape[1:]))
 
 

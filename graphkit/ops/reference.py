@@ -122,7 +122,13 @@ class _ArgReduce(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------- operators
-def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None) -> Tensor:
+def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = None,
+         self_weight: Optional[float] = None) -> Tensor:
+    out = _spmm(adj, x, reduce, weight)
+    return out if self_weight is None else out + self_weight * x
+
+
+def _spmm(adj: Adj, x: Tensor, reduce: str, weight: Optional[Tensor]) -> Tensor:
     if reduce == "sum":
         return _SpmmSum.apply(x, weight, adj)
     if reduce == "mean":

@@ -43,7 +43,7 @@ class GINConv(MessagePassing):
         adj = self.adj(graph, x.size(0))
         if isinstance(self.eps, nn.Parameter) or torch.compiler.is_compiling():
             return self.nn(self.propagate(adj, x) + (1 + self.eps) * x)
-        return self.nn(self.propagate(adj, x).add(x, alpha=self._fixed_scale()))  # one op, no scalar tensor
+        return self.nn(self.propagate(adj, x, self_weight=self._fixed_scale()))  # A x + (1 + eps) x in one op
 
     def _fixed_scale(self) -> float:
         """``1 + eps`` of a fixed ``eps`` (a buffer), read once per change of the buffer (kept with

@@ -17,9 +17,9 @@ import math
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import ops
 from .conv import GINConv, GINEConv
 from .conv._checks import positive_int
 from .pool import global_add_pool, global_max_pool, global_mean_pool, pool_adj
@@ -107,7 +107,7 @@ class GraphGIN(nn.Module):
         # every head at once: [L, B, H] x [L, H, C] in one batched product, one dropout, one sum
         pooled = self.pool(torch.cat(layers, dim=1), batch)
         pooled = pooled.view(pooled.size(0), len(layers), -1).transpose(0, 1)
-        out = F.dropout(torch.baddbmm(self.head_bias, pooled, self.head_weight), self.dropout, self.training)
+        out = ops.dropout(torch.baddbmm(self.head_bias, pooled, self.head_weight), self.dropout, self.training)
         return out.sum(0)
 
 
@@ -187,16 +187,15 @@ class MolGNN(nn.Module):
         layers = [h]
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             if state is not None:
-                h = h + (state[batch] if batch is not None else state)
+                h = h + (ops.gather(state, batch) if batch is not None else state)  # its graph's state per node
                 layers[-1] = h
             if self.edge_encoders is not None:
                 out = conv(h, adj, self.edge_encoders[i](edge_attr))
             else:
                 out = conv(h, adj)
-            out = norm(out)
-            if i < len(self.convs) - 1:
-                out = F.relu(out)
-            out = F.dropout(out, self.dropout, self.training)
+            # ReLU (not after the last layer) and dropout in one pass (graphkit's counter-based dropout;
+            # torch's draws a Bernoulli tensor first, 1.2 ms on a molhiv batch)
+            out = ops.dropout(norm(out), self.dropout, self.training, relu=i < len(self.convs) - 1)
             if self.residual:
                 out = out + h
             if state is not None and i < len(self.convs) - 1:

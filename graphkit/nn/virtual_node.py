@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import ops
 from .pool import global_add_pool
 
 
@@ -42,5 +42,5 @@ class VirtualNode(nn.Module):
         """The next state ``[B, C]``: ``h`` is the layer's input (the nodes after they received
         ``state``), ``batch`` ``[N]`` the graph of each node."""
         pooled = global_add_pool(h, batch, state.size(0)) + state
-        new = F.dropout(self.mlp(pooled), self.dropout, self.training)
+        new = ops.dropout(self.mlp(pooled), self.dropout, self.training)
         return state + new if self.residual else new

@@ -71,9 +71,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     out = Path(args.out)
-    rows = {r["dataset"]: r for r in (json.loads(out.read_text())["rows"] if out.exists() else [])}
     for name in args.only or list(PAPER):
         row = run(name, args.grid, args.checkpoint_dir, not args.quiet)
+        # read the file again: another dataset's run (another process) may have written it since
+        rows = {r["dataset"]: r for r in (json.loads(out.read_text())["rows"] if out.exists() else [])}
         rows[name] = row
         print(f"{name}: {row['model']} {row['metric']} {row['mean']:.2f} ± {row['std']:.2f} "
               f"(paper {row['paper_mean']} ± "

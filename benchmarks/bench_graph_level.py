@@ -4,13 +4,14 @@ Linear-BN-ReLU-Linear-BN-ReLU, a sum-pooled readout of every layer) on PROTEINS 
 GIN-virtual (AtomEncoder, GINE layers with BondEncoders, virtual node, mean pooling) on
 ogbg-molhiv.
 
-* graphkit: the epoch ``GraphPrediction`` runs: the engine's loop and optimizer (Adam, fused), the
-  task's step, ``GraphLoader`` over a ``GraphStore`` (each batch sliced out of the concatenated
-  graphs, its block-diagonal ``Adj`` built without a sort) and ``graphkit.nn.GraphGIN`` /
-  ``MolGNN`` on graphkit's kernels.
+* graphkit: the epoch ``GraphPrediction`` runs: the engine's loop and optimizer (Adam, fused, over
+  one flat buffer), the task's step, ``GraphLoader`` over a ``GraphStore`` (each batch sliced out
+  of the concatenated graphs by one kernel, its block-diagonal ``Adj`` built without a sort) and
+  ``graphkit.nn.GraphGIN`` / ``MolGNN`` on graphkit's kernels.
 * PyG: the loop of PyG's examples: ``torch_geometric.loader.DataLoader`` over the same dataset,
-  ``torch.optim.Adam``, ``torch_geometric.nn.GINConv`` / ``GINEConv`` and ``global_add_pool`` /
-  ``global_mean_pool``, the same modules and widths.
+  ``torch.optim.Adam`` at its defaults, ``torch_geometric.nn.GINConv`` / ``GINEConv`` and
+  ``global_add_pool`` / ``global_mean_pool``, the same modules, parameters and widths (the readout
+  maps through ``F.linear`` on the model's stacked head weights).
 
 An epoch is one shuffled pass over the training graphs: loading each batch, forward, backward and
 the optimizer's step. Timing: both run in one process, epochs interleaved (graphkit, PyG, graphkit,

@@ -42,4 +42,6 @@ def test_graph_classification_notebook(tmp_path):
     assert images and (tmp_path / "mutag-folds.png").stat().st_size > 0
     for model in ("GIN", "BondGIN"):
         mean = float(re.search(rf"^{model}: ([\d.]+) ±", text, re.M).group(1))
-        assert 66.5 < mean <= 100, (model, mean)  # above always answering the majority class (125 of 188)
+        # well above always answering the majority class (125 of 188: 66.5 %); seeded, the same on
+        # every run (GIN 84.1, BondGIN 77.7 here)
+        assert 72 < mean <= 100, (model, mean)

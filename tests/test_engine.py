@@ -83,10 +83,9 @@ def _gap(a, b):
 
 def test_flat_optimizer_follows_torchs_and_reads_its_state(tmp_path):
     """One fused update over a flat buffer per group gives the parameters torch's fused AdamW gives
-    them (the parameters are views of the buffer, their grads views of its grad); it loads the
-    per-parameter state torch's optimizer saved (a run checkpointed before) and goes on the same;
-    a model.zero_grad() or a replaced .data is re-attached at the next step; frozen parameters are
-    left out."""
+    them (the parameters' data are views of the buffer); it loads the per-parameter state torch's
+    optimizer saved (a run checkpointed before) and goes on the same; its own state round-trips;
+    frozen parameters are left out, a parameter listed twice is refused."""
     from graphkit.train import RunCheckpoint
     from graphkit.train.flat import flat_optimizer
     torch.manual_seed(0)
@@ -95,43 +94,64 @@ def test_flat_optimizer_follows_torchs_and_reads_its_state(tmp_path):
     frozen = nn.Parameter(torch.ones(3), requires_grad=False)
     opt = flat_optimizer(torch.optim.AdamW, _groups(ours) + [{"params": [frozen]}], lr=0.01, fused=True)
     ref = torch.optim.AdamW(_groups(theirs), lr=0.01, fused=True)
-    assert opt.member_counts() == [4, 2] and len(opt.param_groups) == 2
-    buffer = opt.param_groups[0]["params"][0]
-    assert ours[0].weight.data_ptr() == buffer.data_ptr() and ours[0].weight.grad.data_ptr() == buffer.grad.data_ptr()
+    assert opt.member_counts() == [4, 2] and len(opt.param_groups) == 2 and opt.flat
+    assert ours[0].weight.data_ptr() == opt.param_groups[0]["params"][0].data_ptr()
     x = torch.randn(16, 3)
 
-    def steps(n, before=None):
+    def steps(n):
         for _ in range(n):
             for model, optimizer in ((ours, opt), (theirs, ref)):
                 optimizer.zero_grad()
-                if before is not None and model is ours:
-                    before()
                 model(x).pow(2).sum().backward()
                 optimizer.step()
     steps(5)
     assert _gap(ours, theirs) < 1e-6 and _gap(ours, _tanh_mlp()) > 1e-3
+    assert ours[0].weight.grad is not None and ours[0].weight.grad.data_ptr() != 0  # torch's .grad, kept
     path = tmp_path / "run.pt"  # the per-parameter state of a plain optimizer, as a checkpoint holds it
     RunCheckpoint(path).save(theirs, ref, {"epoch": 5})
     ours.load_state_dict(theirs.state_dict())
     result, state = RunCheckpoint(path).resume(ours, opt)
-    assert result is None and state == {"epoch": 5}
+    assert result is None and state == {"epoch": 5} and opt.flat
     steps(3)
     assert _gap(ours, theirs) < 1e-6
-    steps(2, before=lambda: ours.zero_grad(set_to_none=True))  # grads replaced: copied back in
-    assert _gap(ours, theirs) < 1e-6
-    with torch.no_grad():
-        ours[2].weight.data = ours[2].weight.data.clone()  # a replaced tensor: copied back, re-attached
-    steps(1)
-    assert _gap(ours, theirs) < 1e-6 and ours[2].weight.data_ptr() == opt.param_groups[1]["params"][0].data_ptr()
     assert torch.equal(frozen, torch.ones(3)) and frozen.grad is None
     flat_state = opt.state_dict()  # its own state round-trips
-    again = flat_optimizer(torch.optim.AdamW, _groups(ours), lr=0.01, fused=True)
+    again = flat_optimizer(torch.optim.AdamW, _groups(_tanh_mlp()), lr=0.01, fused=True)
     again.load_state_dict(flat_state)
     assert torch.equal(again.state_dict()["state"][0]["exp_avg"], flat_state["state"][0]["exp_avg"])
-    with pytest.raises(ValueError, match="group 1 of the state dict has 3 parameters, this optimizer's 2"):
+    with pytest.raises(ValueError, match="groups hold \\[4, 3\\] parameters, this optimizer's \\[4, 2\\]"):
         bad = {"state": {}, "param_groups": [dict(g, params=list(range(4))) for g in flat_state["param_groups"]]}
         bad["param_groups"][1]["params"] = [4, 5, 6]
         again.load_state_dict(bad)
+    model = _tanh_mlp()
+    with pytest.raises(ValueError, match="appear more than once"):
+        flat_optimizer(torch.optim.Adam, [{"params": list(model.parameters())}, {"params": [model[0].weight]}], lr=0.1)
+
+
+def test_flat_optimizer_becomes_torchs_when_a_parameter_gets_no_gradient():
+    """torch's optimizer skips a parameter without a gradient (no momentum, no weight decay): at the
+    first such step the flat one turns into the per-tensor optimizer, its state carried over, and
+    the parameters keep following torch's; the gradients it clips are the ones it steps with."""
+    from graphkit.train.flat import flat_optimizer
+    torch.manual_seed(1)
+    ours, theirs = _tanh_mlp(), _tanh_mlp()
+    theirs.load_state_dict(ours.state_dict())
+    opt = flat_optimizer(torch.optim.AdamW, _groups(ours), lr=0.01, weight_decay=0.1, fused=True)
+    ref = torch.optim.AdamW(_groups(theirs), lr=0.01, weight_decay=0.1, fused=True)
+    x = torch.randn(16, 3)
+    for step in range(6):
+        for model, optimizer in ((ours, opt), (theirs, ref)):
+            optimizer.zero_grad()
+            out = model(x) if step < 3 else model[:2](x)  # from step 3 on, the last layers get no gradient
+            out.pow(2).sum().backward()
+            if hasattr(optimizer, "sync_grads"):
+                optimizer.sync_grads()
+            for group in optimizer.param_groups:
+                nn.utils.clip_grad_norm_(group["params"], 0.5)
+            optimizer.step()
+        assert opt.flat == (step < 3)
+        assert _gap(ours, theirs) < 1e-6, step
+    assert len(opt.param_groups[0]["params"]) == 4 and opt.state_dict()["param_groups"][0]["params"] == [0, 1, 2, 3]
 
 
 # ----------------------------------------------------------------------------- user models

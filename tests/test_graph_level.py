@@ -105,6 +105,24 @@ def test_from_pyg_and_layers_agree_with_store():
     assert torch.allclose(a, b, atol=1e-5)
 
 
+def test_gin_fixed_eps_is_read_again_after_a_change_and_graph_gin_takes_no_graph():
+    """A fixed eps is cached as 1 + eps: a reset or an in-place change is seen; GraphGIN reads out a
+    batch of zero graphs as [0, out]."""
+    from graphkit.nn import GINConv
+    adj = to_adj(torch.tensor([[0, 1], [1, 0]]), num_nodes=2)
+    conv = GINConv(nn.Identity(), eps=0.0)
+    assert torch.equal(conv(torch.ones(2, 1), adj), torch.full((2, 1), 2.0))
+    conv.initial_eps = 1.0
+    conv.reset_parameters()
+    assert torch.equal(conv(torch.ones(2, 1), adj), torch.full((2, 1), 3.0))
+    with torch.no_grad():
+        conv.eps.mul_(2.0)
+    assert torch.equal(conv(torch.ones(2, 1), adj), torch.full((2, 1), 4.0))
+    model = GraphGIN(4, 3, hidden_channels=8, num_layers=2)
+    empty = GraphStore(_graphs()).batch(torch.zeros(0, dtype=torch.long))
+    assert model(torch.zeros(0, 4), empty.adj, empty.batch).shape == (0, 3)
+
+
 def test_gine_matches_pyg_and_gradcheck():
     g = _graph(9, 14, 3, features=5, edge_features=2)
     torch.manual_seed(1)

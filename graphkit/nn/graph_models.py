@@ -106,7 +106,7 @@ class GraphGIN(nn.Module):
         # one readout of every layer at once (one segment reduction instead of one per layer), and
         # every head at once: [L, B, H] x [L, H, C] in one batched product, one dropout, one sum
         pooled = self.pool(torch.cat(layers, dim=1), batch)
-        pooled = pooled.view(pooled.size(0), len(layers), -1).transpose(0, 1)
+        pooled = pooled.view(pooled.size(0), len(layers), layers[0].size(1)).transpose(0, 1)
         out = ops.dropout(torch.baddbmm(self.head_bias, pooled, self.head_weight), self.dropout, self.training)
         return out.sum(0)
 

@@ -151,6 +151,9 @@ class MessagePassing(nn.Module):
             messages = self.message(**self._collect(self._message_args, adj, x, edge_weight, kwargs))
             out = ops.segment_reduce(messages, adj, self.aggr)
         if self_weight is not None:
+            if not isinstance(out, Tensor):
+                raise TypeError(f"{type(self).__name__}'s aggregation returns {type(out).__name__}, not one tensor: "
+                                "self_weight cannot be added to it")
             out = out + self_weight * x
         return self.update(out, **kwargs)
 

@@ -45,7 +45,7 @@ def register_backend(name: str, module: ModuleType) -> None:
     """Make ``module`` (defining the functions of :mod:`graphkit.ops.reference`) selectable."""
     missing = [f for f in ("spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk",
                            "gat_aggregate", "neighbor_sets", "pair_product", "block_spmm", "dropout", "sgns_train",
-                           "checksum", "batch_graphs")
+                           "checksum")
                if not hasattr(module, f)]
     if missing:
         raise TypeError(f"backend {name!r} lacks {', '.join(missing)}")
@@ -460,7 +460,8 @@ def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Ten
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= num_graphs):
         raise ValueError(f"batch_graphs: graph ids must lie in [0, {num_graphs}), got "
                          f"{int(index.min())} .. {int(index.max())}")
-    return _impl(index.device).batch_graphs(node_ptr, edge_ptr, row_count, col, index)
+    impl = getattr(_impl(index.device), "batch_graphs", reference.batch_graphs)  # optional in a backend
+    return impl(node_ptr, edge_ptr, row_count, col, index)
 
 
 def pair_product(x: Tensor, first: Tensor, second: Tensor) -> Tensor:

@@ -278,6 +278,7 @@ class _SpmmFromAdj(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # a second derivative would need the op's own autograd
     def backward(ctx, grad_out):
         grad_x = _spmm_grad_x(*ctx.args[:4], grad_out, *ctx.args[4:])
         if ctx.self_weight is not None:

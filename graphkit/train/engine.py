@@ -171,6 +171,9 @@ class Engine:
             optimizer.zero_grad(set_to_none=True)
             loss = task.training_step(step_model, batch)
             loss.backward()
+            sync = getattr(optimizer, "sync_grads", None)  # flat buffers: gather the gradients once, clip those
+            if sync is not None:
+                sync()
             if self.config.clip_grad_norm is not None:
                 for group in optimizer.param_groups:
                     nn.utils.clip_grad_norm_(group["params"], self.config.clip_grad_norm)

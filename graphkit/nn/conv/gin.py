@@ -33,7 +33,8 @@ class GINConv(MessagePassing):
 
     def reset_parameters(self) -> None:
         _reset(self.nn)
-        self.eps.data.fill_(self.initial_eps)
+        with torch.no_grad():  # in place through autograd's counter, so the cached 1 + eps is read again
+            self.eps.fill_(self.initial_eps)
 
     def forward(self, x: Tensor, graph) -> Tensor:
         """``x`` ``[N, F_in]`` -> ``[N, F_out]`` (the MLP runs after the aggregation, so ``x`` is dense)."""

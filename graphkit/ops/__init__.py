@@ -19,16 +19,18 @@ import math
 import os
 import warnings
 from types import ModuleType
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
 from ..adj import Adj, debug
+from ..utils.checksum import splitmix64
 from . import reference
 
 __all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk", "gat_aggregate",
            "neighbor_sets", "pair_product", "block_spmm", "dropout", "sgns_train", "checksum", "batch_graphs",
+           "sample_neighbors",
            "register_backend",
            "use_backend", "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
 
@@ -428,6 +430,71 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
     if which not in NEIGHBOR_SETS:
         raise ValueError(f"unknown neighbour set {which!r}; expected one of {NEIGHBOR_SETS}")
     return _impl(first.device).neighbor_sets(adj, first, second, which)
+
+
+def sample_neighbors(adj: Adj, seeds: Tensor, fanouts: Sequence[int], replace: bool = False,
+                     seed: int = 0) -> List[Tuple[Adj, Tensor, Tensor]]:
+    """Message-flow graphs of a neighbourhood sample (GraphSAGE's, Hamilton et al. 2017; DGL's
+    blocks): hop ``h`` draws, for every node of its frontier, up to ``fanouts[h]`` of the node's
+    in-neighbours (the entries of its ``adj`` row; ``-1``: all of them), uniformly, without
+    replacement or with it; the frontier of hop 0 is ``seeds``, that of hop ``h + 1`` every node of
+    hop ``h``'s block. Each node draws from its own stream of ``(seed, hop)`` and its id, so the same
+    seed gives the same blocks for any thread count, batch order or backend.
+
+    Args:
+        adj: the graph (rows are targets, as everywhere in graphkit).
+        seeds: ``[B]`` distinct int64 node ids.
+        fanouts: neighbours per node at each hop, from the seeds outwards (positive ints, or ``-1``).
+        replace: draw with replacement (a node may appear several times in a row).
+        seed: the sample's seed.
+
+    Returns:
+        one ``(block, n_id, e_id)`` per hop, **input layer first** (the order layers run in):
+        ``block`` an :class:`Adj` ``(num_dst, num_src)`` whose columns are local ids, ``n_id``
+        ``[num_src]`` the global ids of its sources, the ``num_dst`` targets first (so the next
+        layer's input is the first rows of this one's output), ``e_id`` ``[E_block]`` the ids of
+        the sampled edges (positions in ``adj``'s edge list when it has one, else CSR positions).
+    """
+    _check_adj(adj)
+    if adj.shape[0] != adj.shape[1]:
+        raise ValueError(f"sample_neighbors needs a square graph (a node's neighbours are nodes), got {adj.shape}")
+    if not isinstance(seeds, Tensor) or seeds.dtype not in (torch.int32, torch.int64) or seeds.dim() != 1:
+        raise TypeError("seeds must be a 1-D int32/int64 tensor of node ids")
+    if isinstance(fanouts, int) or not len(fanouts):
+        raise ValueError(f"fanouts must be a non-empty list of ints (neighbours per hop), got {fanouts!r}")
+    fanouts = [_as_int(f, "fanout") for f in fanouts]
+    if any(f == 0 or f < -1 for f in fanouts):
+        raise ValueError(f"every fanout must be a positive int or -1 (all neighbours), got {fanouts}")
+    _check_device(seeds, adj.device, "seeds")
+    seeds = seeds.long()
+    if seeds.numel() and (int(seeds.min()) < 0 or int(seeds.max()) >= adj.shape[0]):
+        raise ValueError(f"seeds must lie in [0, {adj.shape[0]}), got {int(seeds.min())} .. {int(seeds.max())}")
+    if seeds.unique().numel() != seeds.numel():
+        raise ValueError("seeds must be distinct node ids")
+    hop = getattr(_impl(adj.device), "sample_hop", None) if adj.device.type == "cpu" else None  # a CPU kernel
+    hop = hop or reference.sample_hop
+    hop_seeds = splitmix64(_check_seed(seed), len(fanouts), torch.device("cpu")).tolist()
+    blocks, nodes, perm = [], seeds, adj.perm
+    for fanout, hop_seed in zip(fanouts, hop_seeds):
+        ptr, picks = hop(adj.rowptr, nodes, fanout, bool(replace), int(hop_seed))
+        n_id, col = _first_seen(nodes, adj.col[picks])
+        blocks.append((Adj.trusted(ptr, col, None, (nodes.numel(), n_id.numel())), n_id,
+                       picks if perm is None else perm[picks]))
+        nodes = n_id
+    return blocks[::-1]
+
+
+def _first_seen(dst: Tensor, src: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(n_id, local)``: the distinct ids of ``dst`` (distinct) then ``src``, in order of first
+    appearance, and each ``src`` entry's position in ``n_id``."""
+    ids = torch.cat([dst, src])
+    uniq, inverse = torch.unique(ids, return_inverse=True)
+    first = torch.full((uniq.numel(),), ids.numel(), dtype=torch.long, device=ids.device)
+    first.scatter_reduce_(0, inverse, torch.arange(ids.numel(), device=ids.device), "amin")
+    order = torch.argsort(first)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.numel(), device=ids.device)
+    return uniq[order], rank[inverse[dst.numel():]]
 
 
 def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor,

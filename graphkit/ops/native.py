@@ -111,6 +111,12 @@ def _csr_transpose_fake(rowptr, col, num_cols):
     return col.new_empty(num_cols + 1), torch.empty_like(col), torch.empty_like(col)
 
 
+@torch.library.register_fake("graphkit::sample_neighbors")
+def _sample_neighbors_fake(rowptr, nodes, fanout, replace, seed):
+    ctx = torch.library.get_ctx()
+    return nodes.new_empty(nodes.shape[0] + 1), nodes.new_empty(ctx.new_dynamic_size())
+
+
 @torch.library.register_fake("graphkit::batch_graphs")
 def _batch_graphs_fake(node_ptr, edge_ptr, row_count, col, index):
     ctx = torch.library.get_ctx()
@@ -558,6 +564,10 @@ def segment_reduce(src: Tensor, adj: Adj, reduce: str = "sum") -> Tensor:
 def gather(x: Tensor, index: Tensor) -> Tensor:
     out = _call("gather", None, _flat(x), index)
     return out if x.dim() == 2 else out.view((index.shape[0],) + tuple(x.shape[1:]))
+
+
+def sample_hop(rowptr: Tensor, nodes: Tensor, fanout: int, replace: bool, seed: int):
+    return _ops.sample_neighbors(rowptr, nodes, fanout, replace, seed)
 
 
 def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor, index: Tensor):

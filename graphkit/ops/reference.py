@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..adj import Adj
 from ..utils.checksum import checksum_torch as checksum  # noqa: F401  (the content checksum, pure torch)
-from ..utils.checksum import splitmix64
+from ..utils.checksum import splitmix64, stream_uniform
 
 _EDGE_CHUNK_ELEMENTS = 1 << 24  # bound on the [chunk, F] temporaries of edge-wise products
 
@@ -284,6 +284,40 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
     ptr = torch.zeros(num_pairs + 1, dtype=torch.long, device=first.device)
     torch.cumsum(torch.bincount(kept // n, minlength=num_pairs), 0, out=ptr[1:])
     return Adj.trusted(ptr, kept % n, None, (num_pairs, n))
+
+
+_SEED_MIX, _NODE_MIX = 0xD1B54A32D192ED03 - 2 ** 64, 0x9E3779B97F4A7C15 - 2 ** 64  # walk_step.h's stream start
+
+
+def sample_hop(rowptr: Tensor, nodes: Tensor, fanout: int, replace: bool, seed: int):
+    """The native ``sample_neighbors`` kernel's draws, bit for bit, vectorised over the nodes (Floyd's
+    steps run over all rows at once)."""
+    start, deg = rowptr[nodes], rowptr[nodes + 1] - rowptr[nodes]
+    count = deg if fanout < 0 else (torch.where(deg > 0, fanout, 0) if replace else deg.clamp(max=fanout))
+    ptr = _offsets(count)
+    whole = (deg == count) & (not replace or fanout < 0)
+    out = torch.empty(int(ptr[-1]), dtype=torch.long, device=nodes.device)
+    rows = whole.nonzero().view(-1)  # whole rows: the row's positions in order
+    total = int(count[rows].sum())
+    out[_ranges(ptr[rows], _offsets(count[rows])[:-1], count[rows], total)] = \
+        _ranges(start[rows], _offsets(count[rows])[:-1], count[rows], total)
+    rows = (~whole & (count > 0)).nonzero().view(-1)  # drawn rows: exactly fanout draws each
+    if rows.numel():
+        state = (torch.tensor(seed, dtype=torch.int64) * _SEED_MIX) ^ (nodes[rows] * _NODE_MIX)  # wrapping int64
+        uniform = stream_uniform(state, fanout)  # [rows, fanout]
+        d = deg[rows].to(torch.float64)
+        chosen = torch.empty(rows.numel(), fanout, dtype=torch.long, device=nodes.device)
+        for i in range(fanout):
+            if replace:
+                chosen[:, i] = (uniform[:, i] * d).long()
+                continue
+            j = deg[rows] - fanout + i
+            t = (uniform[:, i] * (j + 1).to(torch.float64)).long()
+            taken = (chosen[:, :i] == t.unsqueeze(1)).any(1)
+            chosen[:, i] = torch.where(taken, j, t)
+        picks = chosen.sort(1).values + start[rows].unsqueeze(1)
+        out[(ptr[rows].unsqueeze(1) + torch.arange(fanout, device=nodes.device)).view(-1)] = picks.view(-1)
+    return ptr, out
 
 
 def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor, index: Tensor):

@@ -24,10 +24,21 @@ def _shift_right(z: Tensor, k: int) -> Tensor:
 def splitmix64(seed: Union[int, Tensor], count: int, device: torch.device) -> Tensor:
     """``[count]`` int64: ``splitmix64(seed + (i + 1) * phi)`` for ``i < count``, ``seed`` an int or
     a ``[count]`` int64 tensor."""
-    z = torch.arange(1, count + 1, dtype=torch.int64, device=device) * PHI + seed
+    return mix64(torch.arange(1, count + 1, dtype=torch.int64, device=device) * PHI + seed)
+
+
+def mix64(z: Tensor) -> Tensor:
+    """SplitMix64's output function of the states ``z`` (int64, wrapping), elementwise."""
     z = (z ^ _shift_right(z, 30)) * MIX1
     z = (z ^ _shift_right(z, 27)) * MIX2
     return z ^ _shift_right(z, 31)
+
+
+def stream_uniform(state: Tensor, draws: int) -> Tensor:
+    """``[S, draws]`` float64 in ``[0, 1)``: the first ``draws`` values of the ``Stream`` of
+    ``kernels/csrc/walk_step.h`` started at each of the ``[S]`` int64 ``state``s, bit for bit."""
+    z = mix64(state.unsqueeze(1) + torch.arange(1, draws + 1, dtype=torch.int64, device=state.device) * PHI)
+    return _shift_right(z, 11).to(torch.float64) * (1.0 / 9007199254740992.0)
 
 
 def checksum(t: Tensor) -> int:

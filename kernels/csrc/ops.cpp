@@ -97,6 +97,11 @@ TORCH_LIBRARY(graphkit, m) {
   // that order: (rowptr [N+1], col [E]) of the block-diagonal CSR, node_index [N] and edge_index [E]
   // (the store's ids of the batch's nodes and entries), graph [N] (b of every node) and graph_ptr
   // [B+1] (graph b's nodes: graph_ptr[b]..graph_ptr[b+1]); int64, O(N + E), no sort. CPU only.
+  // One hop of neighbour sampling: for each node of `nodes` (int64 ids of CSR rows), up to fanout
+  // entries of its row (all when fanout < 0), uniformly, without replacement (Floyd) or with, from
+  // the node's own stream (seed, node): (ptr [D+1] int64, picks [S] int64 CSR positions, each
+  // node's ascending in picks[ptr[d]:ptr[d+1]]). A node id outside the rows is an error. CPU only.
+  m.def("sample_neighbors(Tensor rowptr, Tensor nodes, int fanout, bool replace, int seed) -> (Tensor, Tensor)");
   m.def("batch_graphs(Tensor node_ptr, Tensor edge_ptr, Tensor row_count, Tensor col, Tensor index) -> "
         "(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
   // Block-sparse product: out[i] = sum over the entries k of row i of blocks[k] @ x[col[k]]

@@ -41,6 +41,19 @@ def test_native_hop_equals_reference_and_counts_are_exact(fanout, replace):
         assert replace or row.unique().numel() == row.numel()
 
 
+def test_relabelling_native_equals_reference():
+    g = torch.Generator().manual_seed(3)
+    for d, s, high in ((0, 0, 5), (3, 0, 10), (0, 40, 7), (50, 2000, 300), (200, 5000, 10 ** 12)):
+        dst = torch.randperm(max(high, d), generator=g)[:d] if high < 10 ** 6 else torch.arange(d) * 7919 ** 2
+        src = torch.randint(0, high, (s,), generator=g)
+        ours, ref = native.first_seen(dst, src), reference.first_seen(dst, src)
+        assert torch.equal(ours[0], ref[0]) and torch.equal(ours[1], ref[1])
+        assert torch.equal(ours[0][:d], dst) and torch.equal(ours[0][ours[1]], src)
+    with pytest.raises(RuntimeError, match="dst holds 4 twice"):
+        native.first_seen(torch.tensor([4, 1, 4]), torch.tensor([1]))
+    torch.library.opcheck(torch.ops.graphkit.first_seen, (torch.tensor([5, 2]), torch.tensor([2, 9, 9, 1])))
+
+
 def test_blocks_chain_hold_real_edges_and_follow_the_seed_on_any_thread_count():
     ei, adj = _graph()
     seeds = torch.tensor([0, 5, 17, 250, 299])  # the hub, ordinary nodes, an isolated one

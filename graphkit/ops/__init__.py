@@ -471,30 +471,18 @@ def sample_neighbors(adj: Adj, seeds: Tensor, fanouts: Sequence[int], replace: b
         raise ValueError(f"seeds must lie in [0, {adj.shape[0]}), got {int(seeds.min())} .. {int(seeds.max())}")
     if seeds.unique().numel() != seeds.numel():
         raise ValueError("seeds must be distinct node ids")
-    hop = getattr(_impl(adj.device), "sample_hop", None) if adj.device.type == "cpu" else None  # a CPU kernel
-    hop = hop or reference.sample_hop
+    impl = _impl(adj.device) if adj.device.type == "cpu" else reference  # CPU kernels
+    hop = getattr(impl, "sample_hop", reference.sample_hop)
+    first_seen = getattr(impl, "first_seen", reference.first_seen)
     hop_seeds = splitmix64(_check_seed(seed), len(fanouts), torch.device("cpu")).tolist()
     blocks, nodes, perm = [], seeds, adj.perm
     for fanout, hop_seed in zip(fanouts, hop_seeds):
         ptr, picks = hop(adj.rowptr, nodes, fanout, bool(replace), int(hop_seed))
-        n_id, col = _first_seen(nodes, adj.col[picks])
+        n_id, col = first_seen(nodes, adj.col[picks])
         blocks.append((Adj.trusted(ptr, col, None, (nodes.numel(), n_id.numel())), n_id,
                        picks if perm is None else perm[picks]))
         nodes = n_id
     return blocks[::-1]
-
-
-def _first_seen(dst: Tensor, src: Tensor) -> Tuple[Tensor, Tensor]:
-    """``(n_id, local)``: the distinct ids of ``dst`` (distinct) then ``src``, in order of first
-    appearance, and each ``src`` entry's position in ``n_id``."""
-    ids = torch.cat([dst, src])
-    uniq, inverse = torch.unique(ids, return_inverse=True)
-    first = torch.full((uniq.numel(),), ids.numel(), dtype=torch.long, device=ids.device)
-    first.scatter_reduce_(0, inverse, torch.arange(ids.numel(), device=ids.device), "amin")
-    order = torch.argsort(first)
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(order.numel(), device=ids.device)
-    return uniq[order], rank[inverse[dst.numel():]]
 
 
 def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor,

@@ -117,6 +117,12 @@ def _sample_neighbors_fake(rowptr, nodes, fanout, replace, seed):
     return nodes.new_empty(nodes.shape[0] + 1), nodes.new_empty(ctx.new_dynamic_size())
 
 
+@torch.library.register_fake("graphkit::first_seen")
+def _first_seen_fake(dst, src):
+    ctx = torch.library.get_ctx()
+    return dst.new_empty(ctx.new_dynamic_size()), torch.empty_like(src)
+
+
 @torch.library.register_fake("graphkit::batch_graphs")
 def _batch_graphs_fake(node_ptr, edge_ptr, row_count, col, index):
     ctx = torch.library.get_ctx()
@@ -568,6 +574,10 @@ def gather(x: Tensor, index: Tensor) -> Tensor:
 
 def sample_hop(rowptr: Tensor, nodes: Tensor, fanout: int, replace: bool, seed: int):
     return _ops.sample_neighbors(rowptr, nodes, fanout, replace, seed)
+
+
+def first_seen(dst: Tensor, src: Tensor):
+    return _ops.first_seen(dst, src)
 
 
 def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor, index: Tensor):

@@ -320,6 +320,19 @@ def sample_hop(rowptr: Tensor, nodes: Tensor, fanout: int, replace: bool, seed: 
     return ptr, out
 
 
+def first_seen(dst: Tensor, src: Tensor):
+    """``(n_id, local)``: the distinct ids of ``dst`` (distinct) then ``src``, in order of first
+    appearance, and each ``src`` entry's position in ``n_id``."""
+    ids = torch.cat([dst, src])
+    uniq, inverse = torch.unique(ids, return_inverse=True)
+    first = torch.full((uniq.numel(),), ids.numel(), dtype=torch.long, device=ids.device)
+    first.scatter_reduce_(0, inverse, torch.arange(ids.numel(), device=ids.device), "amin")
+    order = torch.argsort(first)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.numel(), device=ids.device)
+    return uniq[order], rank[inverse[dst.numel():]]
+
+
 def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor, index: Tensor):
     nodes = node_ptr[index + 1] - node_ptr[index]
     edges = edge_ptr[index + 1] - edge_ptr[index]

@@ -75,6 +75,8 @@ def test_blocks_chain_hold_real_edges_and_follow_the_seed_on_any_thread_count():
     for layer, (block, n_id, e_id) in enumerate(one):
         if layer + 1 < len(one):  # the next layer's sources are this layer's targets
             assert torch.equal(one[layer + 1][1], n_id[:block.shape[0]])
+        key = block.row * block.shape[1] + block.col
+        assert bool((key[1:] >= key[:-1]).all())  # columns ascend within rows, as every Adj's
         dst_global, src_global = n_id[block.row], n_id[block.col]
         assert torch.equal(ei[0, e_id], src_global) and torch.equal(ei[1, e_id], dst_global)
         assert all((int(s), int(t)) in edges for s, t in zip(src_global, dst_global))

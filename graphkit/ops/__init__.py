@@ -479,7 +479,11 @@ def sample_neighbors(adj: Adj, seeds: Tensor, fanouts: Sequence[int], replace: b
     for fanout, hop_seed in zip(fanouts, hop_seeds):
         ptr, picks = hop(adj.rowptr, nodes, fanout, bool(replace), int(hop_seed))
         n_id, col = first_seen(nodes, adj.col[picks])
-        blocks.append((Adj.trusted(ptr, col, None, (nodes.numel(), n_id.numel())), n_id,
+        row = torch.repeat_interleave(torch.arange(nodes.numel(), device=ptr.device), ptr.diff(),
+                                      output_size=col.numel())
+        order = torch.argsort(row * n_id.numel() + col)  # an Adj's columns ascend within each row
+        picks = picks[order]
+        blocks.append((Adj.trusted(ptr, col[order], None, (nodes.numel(), n_id.numel())), n_id,
                        picks if perm is None else perm[picks]))
         nodes = n_id
     return blocks[::-1]

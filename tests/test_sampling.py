@@ -54,6 +54,23 @@ def test_relabelling_native_equals_reference():
     torch.library.opcheck(torch.ops.graphkit.first_seen, (torch.tensor([5, 2]), torch.tensor([2, 9, 9, 1])))
 
 
+def test_sort_rows_native_equals_reference():
+    g = torch.Generator().manual_seed(5)
+    for rows, per in ((0, 0), (1, 1), (50, 7), (300, 40)):
+        counts = torch.randint(0, per + 1, (rows,), generator=g)
+        rowptr = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])
+        col = torch.randint(0, 20, (int(rowptr[-1]),), generator=g)  # repeated columns: ties by value
+        value = torch.randint(0, 1000, (col.numel(),), generator=g)
+        ours, ref = native.sort_rows(rowptr, col, value), reference.sort_rows(rowptr, col, value)
+        assert torch.equal(ours[0], ref[0]) and torch.equal(ours[1], ref[1])
+        for r in range(rows):  # a permutation of each row's pairs, ascending
+            span = slice(int(rowptr[r]), int(rowptr[r + 1]))
+            assert sorted(zip(col[span].tolist(), value[span].tolist())) == \
+                list(zip(ours[0][span].tolist(), ours[1][span].tolist()))
+    torch.library.opcheck(torch.ops.graphkit.sort_rows, (torch.tensor([0, 2, 3]), torch.tensor([4, 1, 0]),
+                                                         torch.tensor([7, 8, 9])))
+
+
 def test_blocks_chain_hold_real_edges_and_follow_the_seed_on_any_thread_count():
     ei, adj = _graph()
     seeds = torch.tensor([0, 5, 17, 250, 299])  # the hub, ordinary nodes, an isolated one

@@ -474,16 +474,14 @@ def sample_neighbors(adj: Adj, seeds: Tensor, fanouts: Sequence[int], replace: b
     impl = _impl(adj.device) if adj.device.type == "cpu" else reference  # CPU kernels
     hop = getattr(impl, "sample_hop", reference.sample_hop)
     first_seen = getattr(impl, "first_seen", reference.first_seen)
+    sort_rows = getattr(impl, "sort_rows", reference.sort_rows)
     hop_seeds = splitmix64(_check_seed(seed), len(fanouts), torch.device("cpu")).tolist()
     blocks, nodes, perm = [], seeds, adj.perm
     for fanout, hop_seed in zip(fanouts, hop_seeds):
         ptr, picks = hop(adj.rowptr, nodes, fanout, bool(replace), int(hop_seed))
         n_id, col = first_seen(nodes, adj.col[picks])
-        row = torch.repeat_interleave(torch.arange(nodes.numel(), device=ptr.device), ptr.diff(),
-                                      output_size=col.numel())
-        order = torch.argsort(row * n_id.numel() + col)  # an Adj's columns ascend within each row
-        picks = picks[order]
-        blocks.append((Adj.trusted(ptr, col[order], None, (nodes.numel(), n_id.numel())), n_id,
+        col, picks = sort_rows(ptr, col, picks)  # an Adj's columns ascend within each row
+        blocks.append((Adj.trusted(ptr, col, None, (nodes.numel(), n_id.numel())), n_id,
                        picks if perm is None else perm[picks]))
         nodes = n_id
     return blocks[::-1]

@@ -123,6 +123,11 @@ def _first_seen_fake(dst, src):
     return dst.new_empty(ctx.new_dynamic_size()), torch.empty_like(src)
 
 
+@torch.library.register_fake("graphkit::sort_rows")
+def _sort_rows_fake(rowptr, col, value):
+    return torch.empty_like(col), torch.empty_like(value)
+
+
 @torch.library.register_fake("graphkit::batch_graphs")
 def _batch_graphs_fake(node_ptr, edge_ptr, row_count, col, index):
     ctx = torch.library.get_ctx()
@@ -574,6 +579,10 @@ def gather(x: Tensor, index: Tensor) -> Tensor:
 
 def sample_hop(rowptr: Tensor, nodes: Tensor, fanout: int, replace: bool, seed: int):
     return _ops.sample_neighbors(rowptr, nodes, fanout, replace, seed)
+
+
+def sort_rows(rowptr: Tensor, col: Tensor, value: Tensor):
+    return _ops.sort_rows(rowptr, col, value)
 
 
 def first_seen(dst: Tensor, src: Tensor):

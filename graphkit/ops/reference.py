@@ -320,6 +320,15 @@ def sample_hop(rowptr: Tensor, nodes: Tensor, fanout: int, replace: bool, seed: 
     return ptr, out
 
 
+def sort_rows(rowptr: Tensor, col: Tensor, value: Tensor):
+    """Each CSR row's entries in ascending ``(col, value)`` order: ``(col, value)``."""
+    row = torch.repeat_interleave(torch.arange(rowptr.numel() - 1, device=col.device), rowptr.diff(),
+                                  output_size=col.numel())
+    by_value = torch.argsort(value, stable=True)
+    order = by_value[torch.argsort((row * (int(col.max()) + 1 if col.numel() else 1) + col)[by_value], stable=True)]
+    return col[order], value[order]
+
+
 def first_seen(dst: Tensor, src: Tensor):
     """``(n_id, local)``: the distinct ids of ``dst`` (distinct) then ``src``, in order of first
     appearance, and each ``src`` entry's position in ``n_id``."""

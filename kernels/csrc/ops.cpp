@@ -105,6 +105,9 @@ TORCH_LIBRARY(graphkit, m) {
   // The distinct ids of dst (which must be distinct) then src, in order of first appearance (n_id),
   // and each src entry's position in n_id (local): a sampled block's relabelling. int64, CPU only.
   m.def("first_seen(Tensor dst, Tensor src) -> (Tensor, Tensor)");
+  // Each CSR row's entries in ascending (col, value) order, the value (an int64 per entry, such as
+  // an edge id) carried along: (col, value), new tensors. CPU only.
+  m.def("sort_rows(Tensor rowptr, Tensor col, Tensor value) -> (Tensor, Tensor)");
   m.def("batch_graphs(Tensor node_ptr, Tensor edge_ptr, Tensor row_count, Tensor col, Tensor index) -> "
         "(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
   // Block-sparse product: out[i] = sum over the entries k of row i of blocks[k] @ x[col[k]]

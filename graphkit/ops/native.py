@@ -251,7 +251,6 @@ def _spmm_setup(ctx, inputs, output):
     ctx.reduce = reduce
     ctx.num_src = x.shape[0]
     ctx.weight_is_2d = weight is not None and weight.dim() == 2
-    ctx.has_weight = weight is not None
     ctx.adj = None
     # the weights are the Adj's own values (or none) and need no gradient: the backward of the sum
     # and mean may read them in CSC order from the Adj's cache (set by spmm below)
@@ -542,7 +541,7 @@ def spmm(adj: Adj, x: Tensor, reduce: str = "sum", weight: Optional[Tensor] = No
     else:
         out, _ = _call("spmm", adj, rowptr, col, weight, _flat(x), reduce, weights_in_adj=weights_in_adj)
         if self_weight is not None:
-            out = out.add_(_flat(x), alpha=self_weight) if not out.requires_grad else out + self_weight * _flat(x)
+            out = out + self_weight * _flat(x)
     return out if x.dim() == 2 else out.view((adj.shape[0],) + tuple(x.shape[1:]))
 
 

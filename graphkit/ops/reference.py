@@ -298,9 +298,9 @@ def sample_hop(rowptr: Tensor, nodes: Tensor, fanout: int, replace: bool, seed: 
     whole = (deg == count) & (not replace or fanout < 0)
     out = torch.empty(int(ptr[-1]), dtype=torch.long, device=nodes.device)
     rows = whole.nonzero().view(-1)  # whole rows: the row's positions in order
-    total = int(count[rows].sum())
-    out[_ranges(ptr[rows], _offsets(count[rows])[:-1], count[rows], total)] = \
-        _ranges(start[rows], _offsets(count[rows])[:-1], count[rows], total)
+    counts = count[rows]
+    offsets, total = _offsets(counts)[:-1], int(counts.sum())
+    out[_ranges(ptr[rows], offsets, counts, total)] = _ranges(start[rows], offsets, counts, total)
     rows = (~whole & (count > 0)).nonzero().view(-1)  # drawn rows: exactly fanout draws each
     if rows.numel():
         state = (torch.tensor(seed, dtype=torch.int64) * _SEED_MIX) ^ (nodes[rows] * _NODE_MIX)  # wrapping int64

@@ -593,3 +593,32 @@ def test_cli_grid_only_with_cross_validation(capsys):
     from graphkit.cli.main import main
     assert main(["train", "graph-classification", "--dataset", "ogbg-molhiv", "--no-grid", "--quiet"]) == 2
     assert "runs its official split" in capsys.readouterr().err
+
+
+def test_a_ledger_carries_finished_runs_to_a_machine_without_checkpoints(tmp_path, monkeypatch):
+    from graphkit.train import RunLedger
+    from graphkit.train import engine as engine_module
+    data = _tiny_dataset("regression")
+    data.split_idx = None
+    config = {"epochs": 3, "batch_size": 8, "hidden_channels": 8, "num_layers": 1, "lr_step": None}
+    ledger = tmp_path / "runs.json"
+    args = dict(config=config, grid={"dropout": [0.0, 0.5]}, folds=2, runs=2, progress=False)
+    first = GraphPrediction("gin", checkpoint_dir=str(tmp_path / "ckpt"), ledger=str(ledger), **args)
+    report = first.fit(data)
+    assert len(RunLedger(ledger)) == 6 and first.model_ is not None  # 2 folds x (2 grid points + 1 more final)
+    # elsewhere: no checkpoints, the ledger alone; nothing trains, the report is the same
+    monkeypatch.setattr(engine_module, "build_optimizer", lambda *a: pytest.fail("a ledger run was retrained"))
+    again = GraphPrediction("gin", ledger=str(ledger), **args)
+    assert again.fit(data).to_dict()["runs"] == report.to_dict()["runs"] and again.model_ is None
+    monkeypatch.undo()
+    # another config's runs are not in it: they train and join the ledger
+    GraphPrediction("gin", ledger=str(ledger), **dict(args, config=dict(config, epochs=2))).fit(data)
+    assert len(RunLedger(ledger)) == 12
+    ledger.write_text('{"runs": []}')
+    with pytest.raises(ValueError, match="is not a run ledger"):
+        GraphPrediction("gin", ledger=str(ledger), **args).fit(data)
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        RunLedger(tmp_path)
+    from graphkit.train import Engine, TrainConfig
+    with pytest.raises(ValueError, match="give the engine one"):
+        Engine(TrainConfig(), ledger=str(tmp_path / "other.json"))

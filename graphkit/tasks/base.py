@@ -148,7 +148,7 @@ class TaskEstimator(BaseEstimator):
         (task, data, model, config fingerprints) and name."""
         return Engine(config, checkpoint_path(self.checkpoint_dir, identity, run), self.checkpoint_every,
                       self.checkpoint_seconds, self.progress, self.device, description,
-                      checkpoint_key=fingerprint(identity, run))
+                      checkpoint_key=fingerprint(identity, run), ledger=getattr(self, "ledger", None))
 
     def _report(self, task: str, meta: Dict[str, Any], metric: str, config: Dict[str, Any],
                 results: List[RunResult]) -> Report:

@@ -243,7 +243,7 @@ class GraphPrediction(TaskEstimator):
         folds: outer folds of ``cv``.
         runs: seeds per split (official) or final retrainings per fold (cv; Errica et al.: 3).
         seed: first seed (and the folds' shuffle).
-        checkpoint_dir, checkpoint_every, checkpoint_seconds, progress, device: as
+        checkpoint_dir, checkpoint_every, checkpoint_seconds, progress, device, ledger: as
             :class:`~graphkit.tasks.NodeClassification`. Every run of a cross-validation (each
             grid point of each fold included) is checkpointed, so an interrupted one resumes.
 
@@ -254,11 +254,11 @@ class GraphPrediction(TaskEstimator):
     def __init__(self, model: ModelSpec = "gin", config: Optional[Dict[str, Any]] = None, grid=None,
                  protocol: str = "auto", folds: int = 10, runs: Optional[int] = None, seed: int = 0,
                  checkpoint_dir: Optional[str] = None, checkpoint_every: int = 10, checkpoint_seconds: float = 60.0,
-                 progress: bool = True, device: str = "cpu"):
+                 progress: bool = True, device: str = "cpu", ledger: Optional[str] = None):
         self.model, self.config, self.grid, self.protocol = model, config, grid, protocol
         self.folds, self.runs = folds, runs
         self.seed, self.checkpoint_dir, self.checkpoint_every = seed, checkpoint_dir, checkpoint_every
-        self.checkpoint_seconds, self.progress, self.device = checkpoint_seconds, progress, device
+        self.checkpoint_seconds, self.progress, self.device, self.ledger = checkpoint_seconds, progress, device, ledger
 
     def resolve_config(self) -> Tuple[GraphPredictionConfig, Dict[str, Any]]:
         """``(GraphPredictionConfig, model hyperparameters)`` of this estimator's parameters."""
@@ -333,7 +333,7 @@ class GraphPrediction(TaskEstimator):
                 run_identity["fold"] = fingerprint(split["train"], split["valid"], split["test"])
             engine = self._engine(cfg, run_identity, name, label)
             result = engine.fit(task, model, *loaders, seed=seed, split_index=split_index)
-            self.model_ = model
+            self.model_ = None if engine.from_ledger else model
             return result
 
         runs = self.runs if self.runs is not None else (3 if protocol == "cv" else 1)

@@ -177,7 +177,7 @@ class LinkPrediction(TaskEstimator):
             predictors' papers and of OGB).
         runs: seeds ``seed .. seed + runs - 1`` (a new random split per seed for graphs without an
             official one).
-        checkpoint_dir, checkpoint_every, checkpoint_seconds: as :class:`NodeClassification`.
+        checkpoint_dir, checkpoint_every, checkpoint_seconds, ledger: as :class:`NodeClassification`.
         runs_from: reports of earlier fits (``Report.to_dict()`` or JSON files of it, e.g. one per
             seed from separate machines) whose runs are taken instead of training those seeds;
             each must be of the same model, predictor, dataset, config and :data:`MODEL_VERSION`.
@@ -189,11 +189,11 @@ class LinkPrediction(TaskEstimator):
                  config: Optional[Dict[str, Any]] = None, runs: int = 1, seed: int = 0,
                  checkpoint_dir: Optional[str] = None, checkpoint_every: int = 5, checkpoint_seconds: float = 60.0,
                  progress: bool = True, runs_from: Sequence[Union[str, Path, Dict[str, Any]]] = (),
-                 device: str = "cpu"):
+                 device: str = "cpu", ledger: Optional[str] = None):
         self.model, self.predictor, self.config, self.runs, self.seed = model, predictor, config, runs, seed
         self.checkpoint_dir, self.checkpoint_every, self.checkpoint_seconds = (checkpoint_dir, checkpoint_every,
                                                                                checkpoint_seconds)
-        self.progress, self.runs_from, self.device = progress, runs_from, device
+        self.progress, self.runs_from, self.device, self.ledger = progress, runs_from, device, ledger
 
     def _predictor_name(self) -> str:
         return self.predictor if isinstance(self.predictor, str) else model_name(self.predictor)
@@ -241,7 +241,7 @@ class LinkPrediction(TaskEstimator):
             engine = self._engine(train, identity, f"seed{seed}", f"{meta['model']}+{meta['predictor']} seed {seed}")
             result = engine.fit(task, model, loader, pair_loader(adj, split.valid, split.valid_neg, x),
                                 pair_loader(adj, split.test, split.test_neg, x), seed=seed)
-            self.model_ = model
+            self.model_ = None if engine.from_ledger else model
             return result
 
         results = self._run_all([(s,) for s in range(self.seed, self.seed + self.runs)], run,

@@ -126,6 +126,11 @@ class NodeClassification(TaskEstimator):
         checkpoint_dir: where each run's checkpoint goes; finished runs are read back and an
             interrupted one resumes from its last checkpoint.
         checkpoint_every, checkpoint_seconds: checkpoint cadence (epochs; seconds since the last write).
+        ledger: a JSON file of finished runs' results (:class:`~graphkit.train.RunLedger`): runs
+            found there are read back instead of trained (no trained model: ``model_`` is ``None``
+            when the last run came from it), and every run that finishes is recorded there. Unlike
+            checkpoints it is small enough to keep with the code, so a long benchmark carries on
+            across machines.
         progress: show progress bars.
         device: torch device.
 
@@ -135,11 +140,11 @@ class NodeClassification(TaskEstimator):
     def __init__(self, model: ModelSpec = "gcn", config: Optional[Dict[str, Any]] = None, runs: int = 1,
                  seed: int = 0, splits: Optional[Sequence[int]] = None, checkpoint_dir: Optional[str] = None,
                  checkpoint_every: int = 10, checkpoint_seconds: float = 60.0, progress: bool = True,
-                 device: str = "cpu"):
+                 device: str = "cpu", ledger: Optional[str] = None):
         self.model, self.config, self.runs, self.seed, self.splits = model, config, runs, seed, splits
         self.checkpoint_dir, self.checkpoint_every, self.checkpoint_seconds = (checkpoint_dir, checkpoint_every,
                                                                                checkpoint_seconds)
-        self.progress, self.device = progress, device
+        self.progress, self.device, self.ledger = progress, device, ledger
 
     def resolve_config(self):
         """``(NodeClassificationConfig, model hyperparameters)`` of this estimator's parameters."""
@@ -187,7 +192,7 @@ class NodeClassification(TaskEstimator):
             engine = self._engine(train, identity, f"split{split_index}-seed{seed}", f"split {split_index} seed {seed}")
             result = engine.fit(NodeClassificationTask(train.select), model, *loaders, seed=seed,
                                 split_index=split_index)
-            self.model_ = model
+            self.model_ = None if engine.from_ledger else model
             return result
 
         jobs = [(s, self.seed + r) for s in split_indices for r in range(self.runs)]

@@ -24,6 +24,7 @@ from ..utils import peak_rss_mib
 from .checkpoint import RunCheckpoint
 from .config import TrainConfig
 from .flat import can_flatten, flat_optimizer
+from .ledger import RunLedger
 from .report import RunResult
 from .task import Task
 
@@ -94,14 +95,21 @@ class Engine:
         checkpoint_key: what the run depends on (a fingerprint of its data, model and config):
             a checkpoint holding another key, or one that cannot be read, is set aside with a
             warning and the run starts afresh.
+        ledger: a :class:`~graphkit.train.RunLedger` (or its path) of finished runs: a run found
+            there under ``checkpoint_key`` is returned without training (``from_ledger`` is then
+            true and the model stays as it was given), and a finished run is recorded there.
     """
 
     def __init__(self, config: TrainConfig, checkpoint=None, checkpoint_every: int = 10,
                  checkpoint_seconds: float = 60.0, progress: bool = True, device="cpu", description: str = "train",
-                 checkpoint_key: Optional[str] = None):
+                 checkpoint_key: Optional[str] = None, ledger=None):
         self.config = config
         self.checkpoint = RunCheckpoint(checkpoint, checkpoint_every, checkpoint_seconds, checkpoint_key)
         self.progress, self.device, self.description = progress, torch.device(device), description
+        if ledger is not None and checkpoint_key is None:
+            raise ValueError("a ledger keeps runs by their checkpoint_key; give the engine one")
+        self.ledger = ledger if ledger is None or isinstance(ledger, RunLedger) else RunLedger(ledger)
+        self.from_ledger = False
 
     def wrap(self, model: nn.Module) -> nn.Module:
         """The model the steps run: the one place a distributed run wraps it (DDP)."""
@@ -112,11 +120,18 @@ class Engine:
         """Train ``model`` (in place) and return the run's result. The test loader is evaluated
         only at a new best validation evaluation (the epoch the run reports)."""
         cfg = self.config
+        self.from_ledger = False
+        if self.ledger is not None:
+            recorded = self.ledger.get(self.checkpoint.key)
+            if recorded is not None:
+                self.from_ledger = True
+                return RunResult.from_dict(recorded)
         model = model.to(self.device)
         optimizer = build_optimizer(model, cfg)
         selection = Selection(task.monitor)
         finished, state = self.checkpoint.resume(model, optimizer)
         if finished is not None:
+            self._record(finished)
             return RunResult.from_dict(finished)
         state = state or {"epoch": 0, "best": None, "bad_evals": 0, "seconds": 0.0, "train_seconds": 0.0,
                           "history": {"loss": [], "epoch_seconds": []}}
@@ -160,7 +175,12 @@ class Engine:
                            seconds_per_epoch=round(state["train_seconds"] / max(state["epoch"], 1), 4),
                            history=history, peak_rss_mib=peak_rss_mib())
         self.checkpoint.save(model, optimizer, state, result.to_dict())
+        self._record(result.to_dict())
         return result
+
+    def _record(self, result: Dict[str, Any]) -> None:
+        if self.ledger is not None:
+            self.ledger.record(self.checkpoint.key, result, self.description)
 
     def _train_epoch(self, task: Task, step_model: nn.Module, model: nn.Module, optimizer, loader) -> float:
         """One pass over ``loader``; the mean loss weighted by each batch's size."""

@@ -1,6 +1,6 @@
 """Neighbour sampling (``ops.sample_neighbors``): the native kernel against the pure-torch
 reference bit for bit, exact fanouts, no repeats without replacement, sampled edges that exist,
-uniform frequencies (chi-square), thread-count independence, blocks that chain layer to layer (a
+uniform and weight-proportional frequencies (chi-square), thread-count independence, blocks that chain layer to layer (a
 full-neighbourhood sample reproduces full-graph GraphSAGE at the seeds) and clear errors."""
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def _graph():
 def test_native_hop_equals_reference_and_counts_are_exact(fanout, replace):
     ei, adj = _graph()
     nodes = torch.randperm(300, generator=torch.Generator().manual_seed(0))
-    ptr, picks = native.sample_hop(adj.rowptr, nodes, fanout, replace, 99)
-    ref = reference.sample_hop(adj.rowptr, nodes, fanout, replace, 99)
+    ptr, picks = native.sample_hop(adj.rowptr, nodes, None, fanout, replace, 99)
+    ref = reference.sample_hop(adj.rowptr, nodes, None, fanout, replace, 99)
     assert torch.equal(ptr, ref[0]) and torch.equal(picks, ref[1])
     deg = adj.in_degree()[nodes]
     expected = deg if fanout < 0 else (torch.where(deg > 0, fanout, 0) if replace else deg.clamp(max=fanout))
@@ -39,6 +39,89 @@ def test_native_hop_equals_reference_and_counts_are_exact(fanout, replace):
         row = picks[ptr[d]:ptr[d + 1]]
         assert bool(((row >= start[d]) & (row < start[d] + deg[d])).all())
         assert replace or row.unique().numel() == row.numel()
+
+
+def _weights(adj: Adj) -> torch.Tensor:
+    """Weights over 6 orders of magnitude, a quarter of them 0 (never drawn)."""
+    g = torch.Generator().manual_seed(5)
+    w = torch.rand(adj.num_edges, generator=g) ** 8 * 10.0
+    return torch.where(torch.rand(adj.num_edges, generator=g) < 0.25, 0.0, w)
+
+
+@pytest.mark.parametrize("fanout", [-1, 1, 4, 25])
+@pytest.mark.parametrize("replace", [False, True])
+def test_weighted_hop_native_equals_reference(fanout, replace):
+    _, adj = _graph()
+    weight = _weights(adj)
+    nodes = torch.randperm(300, generator=torch.Generator().manual_seed(0))
+    ptr, picks = native.sample_hop(adj.rowptr, nodes, weight, fanout, replace, 99)
+    ref = reference.sample_hop(adj.rowptr, nodes, weight, fanout, replace, 99)
+    assert torch.equal(ptr, ref[0]) and torch.equal(picks, ref[1])
+    before = torch.get_num_threads()
+    try:  # one thread draws what two did
+        torch.set_num_threads(1)
+        assert torch.equal(native.sample_hop(adj.rowptr, nodes, weight, fanout, replace, 99)[1], picks)
+    finally:
+        torch.set_num_threads(before)
+    positive = torch.zeros(300, dtype=torch.long).index_add_(0, adj.row, (weight > 0).long())[nodes]
+    expected = (positive if fanout < 0 else
+                (torch.where(positive > 0, fanout, 0) if replace else positive.clamp(max=fanout)))
+    assert torch.equal(ptr.diff(), expected)
+    assert bool((weight[picks] > 0).all())  # a weight-0 entry is never drawn
+    row = torch.repeat_interleave(torch.arange(300), ptr.diff())
+    assert torch.equal(adj.row[picks], nodes[row])  # every pick lies in its node's row
+    if not replace:
+        assert torch.unique(row * adj.num_edges + picks).numel() == picks.numel()
+
+
+def test_weighted_frequencies():
+    """The hub's entries drawn in proportion to their weights: with replacement, 40,000 draws
+    against ``w / sum(w)``; without replacement, the first of 8 draws (the same law) over 5,000
+    seeds, and the counts of 8-draw samples against a simulation by torch.multinomial."""
+    from scipy.stats import chi2_contingency
+    _, adj = _graph()
+    weight = torch.rand(adj.num_edges, generator=torch.Generator().manual_seed(2)) + 0.05
+    hub = torch.tensor([0])
+    b, deg = int(adj.rowptr[0]), int(adj.in_degree()[0])
+    w = weight[b:b + deg].double()
+    counts = torch.zeros(deg)
+    for s in range(400):
+        _, picks = native.sample_hop(adj.rowptr, hub, weight, 100, True, s)
+        counts += torch.bincount(picks - b, minlength=deg)
+    assert chisquare(counts.numpy(), (w / w.sum() * counts.sum()).numpy()).pvalue > 1e-3
+    ours = torch.zeros(deg)
+    for s in range(5000):
+        _, picks = native.sample_hop(adj.rowptr, hub, weight, 8, False, s)
+        ours += torch.bincount(picks - b, minlength=deg)
+    torchs = torch.zeros(deg)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5000):
+        torchs += torch.bincount(torch.multinomial(w, 8, replacement=False, generator=g), minlength=deg)
+    assert ours.sum() == torchs.sum() == 40000
+    assert chi2_contingency(torch.stack([ours, torchs]).numpy()).pvalue > 1e-3
+
+
+def test_weighted_sample_through_the_api():
+    ei, _ = _graph()
+    weight = torch.rand(ei.shape[1], generator=torch.Generator().manual_seed(4))
+    weight[ei[1] == 5] = 0.0  # node 5's neighbours: never drawn
+    adj = Adj.from_edge_index(ei, 300, edge_weight=weight)
+    seeds = torch.tensor([5, 7, 11])
+    blocks = ops.sample_neighbors(adj, seeds, [3, 2], weighted=True, seed=1)
+    block, n_id, e_id = blocks[-1]  # the seeds' hop
+    assert block.rowptr[1] == 0 and torch.equal(n_id[:3], seeds)
+    assert bool((weight[e_id] > 0).all()) and torch.equal(ei[1, e_id], seeds[block.row])
+    assert torch.equal(ei[0, e_id], n_id[block.col])
+    again = ops.sample_neighbors(adj, seeds, [3, 2], weighted=True, seed=1)
+    assert all(torch.equal(a[2], b[2]) for a, b in zip(blocks, again))
+    with pytest.raises(ValueError, match="needs edge weights"):
+        ops.sample_neighbors(Adj.from_edge_index(ei, 300), seeds, [3], weighted=True)
+    for bad in (-1.0, float("nan"), float("inf")):
+        w = weight.clone()
+        w[3] = bad
+        with pytest.raises(ValueError, match="finite, non-negative"):
+            ops.sample_neighbors(Adj.from_edge_index(ei, 300, edge_weight=w), seeds, [3], weighted=True)
+    torch.library.opcheck(torch.ops.graphkit.sample_neighbors, (adj.rowptr, seeds, adj.value.float(), 3, False, 5))
 
 
 def test_relabelling_native_equals_reference():
@@ -108,7 +191,7 @@ def test_uniform_frequencies():
     for replace in (False, True):
         counts = torch.zeros(deg)
         for s in range(2000):
-            _, picks = native.sample_hop(adj.rowptr, hub, 8, replace, s)
+            _, picks = native.sample_hop(adj.rowptr, hub, None, 8, replace, s)
             counts += torch.bincount(picks - adj.rowptr[0], minlength=deg)
         assert counts.sum() == 16000
         assert chisquare(counts.numpy()).pvalue > 1e-3, replace
@@ -131,9 +214,9 @@ def test_full_neighbourhood_blocks_reproduce_full_graph_sage():
 
 def test_opcheck_and_bad_input():
     _, adj = _graph()
-    torch.library.opcheck(torch.ops.graphkit.sample_neighbors, (adj.rowptr, torch.tensor([0, 4, 9]), 3, False, 5))
+    torch.library.opcheck(torch.ops.graphkit.sample_neighbors, (adj.rowptr, torch.tensor([0, 4, 9]), None, 3, False, 5))
     with pytest.raises(RuntimeError, match="outside"):
-        native.sample_hop(adj.rowptr, torch.tensor([300]), 3, False, 0)
+        native.sample_hop(adj.rowptr, torch.tensor([300]), None, 3, False, 0)
     cases = [(dict(fanouts=[]), ValueError, "non-empty list"), (dict(fanouts=5), ValueError, "non-empty list"),
              (dict(fanouts=[3, 0]), ValueError, "positive int or -1"), (dict(fanouts=[-2]), ValueError, "positive"),
              (dict(seeds=torch.tensor([0, 300])), ValueError, r"seeds must lie in \[0, 300\)"),

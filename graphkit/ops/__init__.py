@@ -433,19 +433,27 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
 
 
 def sample_neighbors(adj: Adj, seeds: Tensor, fanouts: Sequence[int], replace: bool = False,
-                     seed: int = 0) -> List[Tuple[Adj, Tensor, Tensor]]:
+                     weighted: bool = False, seed: int = 0) -> List[Tuple[Adj, Tensor, Tensor]]:
     """Message-flow graphs of a neighbourhood sample (GraphSAGE's, Hamilton et al. 2017; DGL's
     blocks): hop ``h`` draws, for every node of its frontier, up to ``fanouts[h]`` of the node's
-    in-neighbours (the entries of its ``adj`` row; ``-1``: all of them), uniformly, without
-    replacement or with it; the frontier of hop 0 is ``seeds``, that of hop ``h + 1`` every node of
-    hop ``h``'s block. Each node draws from its own stream of ``(seed, hop)`` and its id, so the same
-    seed gives the same blocks for any thread count, batch order or backend.
+    in-neighbours (the entries of its ``adj`` row; ``-1``: all of them), uniformly or in proportion
+    to the edge weights, without replacement or with it; the frontier of hop 0 is ``seeds``, that
+    of hop ``h + 1`` every node of hop ``h``'s block. Each node draws from its own stream of
+    ``(seed, hop)`` and its id, so the same seed gives the same blocks for any thread count, batch
+    order or backend.
+
+    Weighted draws: entry ``e`` of a row is drawn with probability ``w_e / sum(w)`` of the entries
+    still in the row (without replacement the drawn ones leave it, as ``torch.multinomial``);
+    entries of weight 0 are never drawn, so a row has at most its positive entries to give. The
+    weights are quantised per row to integers (``w / max(w) * 2^24``, at least 1 when positive;
+    relative error below ``3e-8``) so that the draws are exact integer arithmetic on every backend.
 
     Args:
         adj: the graph (rows are targets, as everywhere in graphkit).
         seeds: ``[B]`` distinct int64 node ids.
         fanouts: neighbours per node at each hop, from the seeds outwards (positive ints, or ``-1``).
         replace: draw with replacement (a node may appear several times in a row).
+        weighted: draw in proportion to ``adj.value`` (one finite, non-negative weight per edge).
         seed: the sample's seed.
 
     Returns:
@@ -471,6 +479,7 @@ def sample_neighbors(adj: Adj, seeds: Tensor, fanouts: Sequence[int], replace: b
         raise ValueError(f"seeds must lie in [0, {adj.shape[0]}), got {int(seeds.min())} .. {int(seeds.max())}")
     if seeds.unique().numel() != seeds.numel():
         raise ValueError("seeds must be distinct node ids")
+    weight = _sampling_weight(adj) if weighted else None
     impl = _impl(adj.device) if adj.device.type == "cpu" else reference  # CPU kernels
     hop = getattr(impl, "sample_hop", reference.sample_hop)
     first_seen = getattr(impl, "first_seen", reference.first_seen)
@@ -478,13 +487,26 @@ def sample_neighbors(adj: Adj, seeds: Tensor, fanouts: Sequence[int], replace: b
     hop_seeds = splitmix64(_check_seed(seed), len(fanouts), torch.device("cpu")).tolist()
     blocks, nodes, perm = [], seeds, adj.perm
     for fanout, hop_seed in zip(fanouts, hop_seeds):
-        ptr, picks = hop(adj.rowptr, nodes, fanout, bool(replace), int(hop_seed))
+        ptr, picks = hop(adj.rowptr, nodes, weight, fanout, bool(replace), int(hop_seed))
         n_id, col = first_seen(nodes, adj.col[picks])
         col, picks = sort_rows(ptr, col, picks)  # an Adj's columns ascend within each row
         blocks.append((Adj.trusted(ptr, col, None, (nodes.numel(), n_id.numel())), n_id,
                        picks if perm is None else perm[picks]))
         nodes = n_id
     return blocks[::-1]
+
+
+def _sampling_weight(adj: Adj) -> Tensor:
+    """``adj.value`` (an ``Adj`` holds one real weight per edge) as the sampler's float32 weights,
+    or a clear error."""
+    if adj.value is None:
+        raise ValueError("weighted sampling needs edge weights: the graph's Adj has no values (build it with "
+                         "Adj.from_edge_index(edge_index, num_nodes, edge_weight=weights))")
+    weight = adj.value.detach().float().contiguous()
+    if not bool(torch.isfinite(weight).all()) or bool((weight < 0).any()):
+        raise ValueError("weighted sampling needs finite, non-negative edge weights (a weight is negative, NaN or "
+                         "infinite, or too large for float32)")
+    return weight
 
 
 def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor,

@@ -112,7 +112,7 @@ def _csr_transpose_fake(rowptr, col, num_cols):
 
 
 @torch.library.register_fake("graphkit::sample_neighbors")
-def _sample_neighbors_fake(rowptr, nodes, fanout, replace, seed):
+def _sample_neighbors_fake(rowptr, nodes, weight, fanout, replace, seed):
     ctx = torch.library.get_ctx()
     return nodes.new_empty(nodes.shape[0] + 1), nodes.new_empty(ctx.new_dynamic_size())
 
@@ -576,8 +576,8 @@ def gather(x: Tensor, index: Tensor) -> Tensor:
     return out if x.dim() == 2 else out.view((index.shape[0],) + tuple(x.shape[1:]))
 
 
-def sample_hop(rowptr: Tensor, nodes: Tensor, fanout: int, replace: bool, seed: int):
-    return _ops.sample_neighbors(rowptr, nodes, fanout, replace, seed)
+def sample_hop(rowptr: Tensor, nodes: Tensor, weight: Optional[Tensor], fanout: int, replace: bool, seed: int):
+    return _ops.sample_neighbors(rowptr, nodes, weight, fanout, replace, seed)
 
 
 def sort_rows(rowptr: Tensor, col: Tensor, value: Tensor):

@@ -289,35 +289,82 @@ def neighbor_sets(adj: Adj, first: Tensor, second: Tensor, which: str = "common"
 _SEED_MIX, _NODE_MIX = 0xD1B54A32D192ED03 - 2 ** 64, 0x9E3779B97F4A7C15 - 2 ** 64  # walk_step.h's stream start
 
 
-def sample_hop(rowptr: Tensor, nodes: Tensor, fanout: int, replace: bool, seed: int):
-    """The native ``sample_neighbors`` kernel's draws, bit for bit, vectorised over the nodes (Floyd's
-    steps run over all rows at once)."""
+def sample_hop(rowptr: Tensor, nodes: Tensor, weight: Optional[Tensor], fanout: int, replace: bool, seed: int):
+    """The native ``sample_neighbors`` kernel's draws, bit for bit, vectorised over the nodes: Floyd's
+    steps over all rows at once (uniform), or the weighted successive draws over the concatenated
+    rows' integer prefix sums (weighted, ``weight`` float32 per CSR entry)."""
     start, deg = rowptr[nodes], rowptr[nodes + 1] - rowptr[nodes]
-    count = deg if fanout < 0 else (torch.where(deg > 0, fanout, 0) if replace else deg.clamp(max=fanout))
+    q = None
+    if weight is not None:  # the rows' quantised weights, concatenated: [sum(deg)]
+        offsets = _offsets(deg)
+        at = _ranges(start, offsets[:-1], deg, int(offsets[-1]))
+        w = weight[at].to(torch.float64)
+        row = torch.repeat_interleave(torch.arange(nodes.numel(), device=nodes.device), deg, output_size=w.numel())
+        top = torch.zeros(nodes.numel(), dtype=torch.float64, device=nodes.device).scatter_reduce(0, row, w, "amax")
+        q = torch.where(w > 0, (w / top[row] * _WEIGHT_SCALE + 0.5).floor().long().clamp(min=1), 0)
+        avail = torch.zeros_like(deg).scatter_add_(0, row, (q > 0).long())
+    else:
+        avail = deg
+    count = avail if fanout < 0 else (torch.where(avail > 0, fanout, 0) if replace else avail.clamp(max=fanout))
     ptr = _offsets(count)
-    whole = (deg == count) & (not replace or fanout < 0)
+    whole = (avail == count) & (not replace or fanout < 0)
     out = torch.empty(int(ptr[-1]), dtype=torch.long, device=nodes.device)
-    rows = whole.nonzero().view(-1)  # whole rows: the row's positions in order
-    counts = count[rows]
-    offsets, total = _offsets(counts)[:-1], int(counts.sum())
-    out[_ranges(ptr[rows], offsets, counts, total)] = _ranges(start[rows], offsets, counts, total)
+    rows = (whole & (count > 0)).nonzero().view(-1)  # whole rows: the row's (positive) positions in order
+    if q is None:
+        counts = count[rows]
+        offsets, total = _offsets(counts)[:-1], int(counts.sum())
+        out[_ranges(ptr[rows], offsets, counts, total)] = _ranges(start[rows], offsets, counts, total)
+    else:
+        keep = whole[row] & (q > 0)
+        out[_ranges(ptr[rows], _offsets(count[rows])[:-1], count[rows], int(count[rows].sum()))] = at[keep]
     rows = (~whole & (count > 0)).nonzero().view(-1)  # drawn rows: exactly fanout draws each
     if rows.numel():
         state = (torch.tensor(seed, dtype=torch.int64) * _SEED_MIX) ^ (nodes[rows] * _NODE_MIX)  # wrapping int64
         uniform = stream_uniform(state, fanout)  # [rows, fanout]
-        d = deg[rows].to(torch.float64)
-        chosen = torch.empty(rows.numel(), fanout, dtype=torch.long, device=nodes.device)
-        for i in range(fanout):
-            if replace:
-                chosen[:, i] = (uniform[:, i] * d).long()
-                continue
-            j = deg[rows] - fanout + i
-            t = (uniform[:, i] * (j + 1).to(torch.float64)).long()
-            taken = (chosen[:, :i] == t.unsqueeze(1)).any(1)
-            chosen[:, i] = torch.where(taken, j, t)
+        chosen = (_weighted_draws(q, deg, rows, uniform, replace) if q is not None
+                  else _uniform_draws(deg[rows], uniform, replace))
         picks = chosen.sort(1).values + start[rows].unsqueeze(1)
         out[(ptr[rows].unsqueeze(1) + torch.arange(fanout, device=nodes.device)).view(-1)] = picks.view(-1)
     return ptr, out
+
+
+_WEIGHT_SCALE = 2.0 ** 24  # the weights' per-row quantisation, as the native kernel's
+
+
+def _uniform_draws(deg: Tensor, uniform: Tensor, replace: bool) -> Tensor:
+    """``[rows, fanout]`` positions within each row: uniform with replacement, or Floyd's."""
+    d, fanout = deg.to(torch.float64), uniform.shape[1]
+    chosen = torch.empty(uniform.shape, dtype=torch.long, device=deg.device)
+    for i in range(fanout):
+        if replace:
+            chosen[:, i] = (uniform[:, i] * d).long()
+            continue
+        j = deg - fanout + i
+        t = (uniform[:, i] * (j + 1).to(torch.float64)).long()
+        taken = (chosen[:, :i] == t.unsqueeze(1)).any(1)
+        chosen[:, i] = torch.where(taken, j, t)
+    return chosen
+
+
+def _weighted_draws(q: Tensor, deg: Tensor, rows: Tensor, uniform: Tensor, replace: bool) -> Tensor:
+    """``[rows, fanout]`` positions within each row drawn in proportion to the quantised weights
+    ``q`` (of every node's row, concatenated): ``r`` uniform in ``[0, remaining total)``, the first
+    entry whose inclusive prefix sum exceeds ``r``; without replacement the entry then leaves."""
+    offsets = _offsets(deg)
+    counts = deg[rows]
+    local = _offsets(counts)
+    q = q[_ranges(offsets[rows], local[:-1], counts, int(local[-1]))].clone()  # the drawn rows' weights
+    chosen = torch.empty(uniform.shape, dtype=torch.long, device=q.device)
+    for i in range(uniform.shape[1]):
+        prefix = torch.cumsum(q, 0)  # int64: exact
+        base = torch.cat([prefix.new_zeros(1), prefix])[local]  # [rows + 1]: each row's prefix before it
+        total = base[1:] - base[:-1]
+        r = torch.minimum((uniform[:, i] * total.to(torch.float64)).floor().long(), total - 1)
+        at = torch.searchsorted(prefix, base[:-1] + r, right=True)  # first entry with prefix > r
+        chosen[:, i] = at - local[:-1]
+        if not replace:
+            q[at] = 0
+    return chosen
 
 
 def sort_rows(rowptr: Tensor, col: Tensor, value: Tensor):

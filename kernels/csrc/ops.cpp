@@ -101,7 +101,7 @@ TORCH_LIBRARY(graphkit, m) {
   // entries of its row (all when fanout < 0), uniformly, without replacement (Floyd) or with, from
   // the node's own stream (seed, node): (ptr [D+1] int64, picks [S] int64 CSR positions, each
   // node's ascending in picks[ptr[d]:ptr[d+1]]). A node id outside the rows is an error. CPU only.
-  m.def("sample_neighbors(Tensor rowptr, Tensor nodes, int fanout, bool replace, int seed) -> (Tensor, Tensor)");
+  m.def("sample_neighbors(Tensor rowptr, Tensor nodes, Tensor? weight, int fanout, bool replace, int seed) -> (Tensor, Tensor)");
   // The distinct ids of dst (which must be distinct) then src, in order of first appearance (n_id),
   // and each src entry's position in n_id (local): a sampled block's relabelling. int64, CPU only.
   m.def("first_seen(Tensor dst, Tensor src) -> (Tensor, Tensor)");

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Optional
+from typing import List, Optional, Union
 
 import torch
 from torch import Tensor
@@ -15,10 +15,12 @@ class Batch:
     """One step's input.
 
     Attributes:
-        adj: the graph the forward pass sees, ``(N_dst, N_src)``.
+        adj: the graph the forward pass sees, ``(N_dst, N_src)``, or a sampled batch's blocks, one
+            per layer, input layer first (:class:`~graphkit.loader.NeighborLoader`).
         x: ``[N_src, F]`` features of the nodes the batch covers (``None``: a featureless graph).
         y: targets (``[N]`` node labels, ...).
-        mask: ``[N]`` bool, the nodes whose outputs the loss and metrics read (node tasks).
+        mask: ``[N]`` bool, the nodes whose outputs the loss and metrics read (node tasks; ``None``:
+            every output row, as for sampled batches, whose outputs are the seeds').
         n_id: ``[N_src]`` global ids of the covered nodes (``None``: every node of the graph, in order).
         pos: ``[2, P]`` positive node pairs (link tasks).
         neg: ``[2, Q]`` negative node pairs (link tasks).
@@ -28,7 +30,7 @@ class Batch:
             when ``adj.perm`` is ``None``).
     """
 
-    adj: Adj
+    adj: Union[Adj, List[Adj]]
     x: Optional[Tensor] = None
     y: Optional[Tensor] = None
     mask: Optional[Tensor] = None
@@ -42,10 +44,13 @@ class Batch:
     def to(self, device) -> "Batch":
         """The batch on ``device`` (itself when it is there already)."""
         device = torch.device(device)
-        if self.adj.device == device:
+        blocks = isinstance(self.adj, list)
+        if (self.adj[0] if blocks else self.adj).device == device:
             return self
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
         moved = {k: (v.to(device) if isinstance(v, (Tensor, Adj)) else v) for k, v in moved.items()}
+        if blocks:
+            moved["adj"] = [b.to(device) for b in self.adj]
         if self.batch is not None and self.num_graphs is not None:
             mark_graph_count(moved["batch"], self.num_graphs)
         return replace(self, **moved)

@@ -57,6 +57,9 @@ class MessagePassing(nn.Module):
             :meth:`adj` refuses edge weights for a layer without it.
         supports_sparse_input: ``forward`` accepts ``x`` as a sparse CSR matrix when it
             :attr:`projects_first` (its first operation on ``x`` is then a matrix product).
+        supports_bipartite: ``forward`` accepts ``x`` as a pair ``(x_src [N_src, F], x_dst
+            [N_dst, F])`` with a graph ``(N_dst, N_src)``: a sampled block, whose targets are its
+            first ``N_dst`` sources (:func:`graphkit.ops.sample_neighbors`).
         projection: how the layer's weight meets its aggregation, the input of
             :attr:`projects_first`: ``None`` (no input projection, or one applied after
             aggregating, as GIN's MLP), ``"commutes"`` (a linear map ``in_channels ->
@@ -69,6 +72,7 @@ class MessagePassing(nn.Module):
 
     supports_edge_weight: bool = False
     supports_sparse_input: bool = False
+    supports_bipartite: bool = False
     projection: Optional[str] = None
     root_term: bool = False
 

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..adj import check_features, debug, to_adj
+from .. import ops
+from ..adj import Adj, check_features, debug, to_adj
 from .conv import GATConv, GCNConv, GINConv, SAGEConv
 from .functional import input_dropout
 from .message_passing import MessagePassing
@@ -114,29 +115,108 @@ class BasicGNN(nn.Module):
     def forward(self, x: Tensor, graph) -> Tensor:
         """``x`` ``[N, F_in]`` -> ``[N, out_channels]``; the first conv gets ``x`` as a sparse CSR
         matrix (mostly-zero constant features) when it ``supports_sparse_input`` and
-        ``projects_first``."""
-        adj = to_adj(graph, x.size(0))
-        check_features(x, adj.shape[1], finite=debug.enabled())
+        ``projects_first``.
+
+        ``graph`` may also be a sampled batch's blocks (:class:`graphkit.loader.NeighborLoader`:
+        one :class:`~graphkit.Adj` ``(N_dst_l, N_src_l)`` per layer, input layer first, ``x``
+        ``[N_src_0, F_in]``): layer ``l`` maps its sources' rows to its targets' (the first
+        ``N_dst_l`` rows), and the output is ``[N_dst_last, out_channels]``, one row per seed.
+        """
+        blocks = isinstance(graph, (list, tuple))
+        if blocks:
+            self._check_blocks(graph, x)
+        else:
+            graph = to_adj(graph, x.size(0))
+            check_features(x, graph.shape[1], finite=debug.enabled())
         hidden: List[Tensor] = []
-        for i, conv in enumerate(self.convs):
+        for i in range(self.num_layers):
+            x = self.layer(i, x, graph[i] if blocks else graph, block=blocks)
+            if self.jk is not None:
+                hidden.append(x)
+        return x if self.jk is None else self.readout([h[:x.size(0)] for h in hidden])
+
+    def layer(self, i: int, x: Tensor, adj, block: bool = False) -> Tensor:
+        """Layer ``i`` with what follows its convolution (norm, activation, residual): ``x``
+        ``[N, F]`` -> ``[N, F']`` over a graph ``adj``, or ``x`` ``[N_src, F]`` -> ``[N_dst, F']``
+        over a ``block`` ``adj`` (whose targets are the first ``N_dst`` rows of ``x``)."""
+        conv = self.convs[i]
+        p = self.input_dropout if i == 0 else self.dropout
+        if block:  # (sources, targets)
+            h = ops.dropout(x, p, self.training) if p > 0 else x
+            h = conv((h, h[:adj.shape[0]]), adj)
+            x = x[:adj.shape[0]]
+        else:
             sparse_ok = (i == 0 and isinstance(conv, MessagePassing) and conv.supports_sparse_input
                          and conv.projects_first)
-            h = conv(input_dropout(x, self.input_dropout if i == 0 else self.dropout, self.training, sparse_ok), adj)
-            if i < len(self.convs) - 1 or self.jk is not None:
-                if self.norms is not None:
-                    h = self.norms[i](h)
-                h = self.act(h)
-                if self.residual and h.shape == x.shape:
-                    h = h + x
-                hidden.append(h)
-            x = h
-        if self.jk is None:
-            return x
-        if self.jk == "cat":
+            h = conv(input_dropout(x, p, self.training, sparse_ok), adj)
+        if i < len(self.convs) - 1 or self.jk is not None:
+            if self.norms is not None:
+                h = self.norms[i](h)
+            h = self.act(h)
+            if self.residual and h.shape == x.shape:
+                h = h + x
+        return h
+
+    def readout(self, hidden: List[Tensor]) -> Tensor:
+        """Jumping knowledge: the head over the layers' outputs combined."""
+        if self.jk == "last":
+            x = hidden[-1]
+        elif self.jk == "cat":
             x = torch.cat(hidden, dim=-1)
-        elif self.jk == "max":
+        else:
             x = torch.stack(hidden, dim=0).amax(dim=0)
         return self.head(F.dropout(x, p=self.dropout, training=self.training))
+
+    def _check_blocks(self, blocks, x: Tensor) -> None:
+        if len(blocks) != self.num_layers:
+            raise ValueError(f"{type(self).__name__} has {self.num_layers} layers but the batch holds "
+                             f"{len(blocks)} blocks (sample as many hops as the model has layers)")
+        for i, (conv, block) in enumerate(zip(self.convs, blocks)):
+            if not isinstance(block, Adj):
+                raise TypeError(f"block {i} must be an Adj, got {type(block).__name__}")
+            if not getattr(conv, "supports_bipartite", False):
+                raise TypeError(f"{type(conv).__name__} does not take sampled blocks (supports_bipartite is False)")
+            if i and block.shape[1] != blocks[i - 1].shape[0]:
+                raise ValueError(f"block {i} reads {block.shape[1]} sources but block {i - 1} gives "
+                                 f"{blocks[i - 1].shape[0]} targets: the blocks do not chain")
+        check_features(x, blocks[0].shape[1], finite=debug.enabled())
+
+    @torch.no_grad()
+    def inference(self, x: Tensor, graph, batch_size: int = 4096, progress: bool = False) -> Tensor:
+        """The outputs of every node, ``[N, out_channels]``, layer by layer: each layer runs over all
+        nodes in batches of ``batch_size`` targets with their whole neighbourhoods (PyG's
+        ``BasicGNN.inference``), so memory holds one layer's outputs of all nodes, never a whole
+        ``L``-hop neighbourhood. Exact: the same as ``forward(x, graph)`` in eval mode."""
+        from tqdm.auto import tqdm
+
+        adj = to_adj(graph, x.size(0))
+        check_features(x, adj.shape[1], finite=debug.enabled())
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        for conv in self.convs:
+            if not getattr(conv, "supports_bipartite", False):
+                raise TypeError(f"{type(conv).__name__} does not take blocks (supports_bipartite is False): "
+                                "run the model on the whole graph instead")
+        n = adj.shape[0]
+        starts = range(0, n, batch_size)
+        bar = tqdm(total=self.num_layers * len(starts), desc="layer-wise inference", unit="batch",
+                   disable=not progress, leave=False)
+        hidden: List[Tensor] = []
+        for i in range(self.num_layers):
+            out = None
+            for start in starts:
+                block, n_id, _ = ops.sample_neighbors(adj, torch.arange(start, min(n, start + batch_size),
+                                                                        device=x.device), [-1])[0]
+                h = self.layer(i, x.index_select(0, n_id), block, block=True)
+                if out is None:
+                    out = h.new_empty(n, h.size(1))
+                out[start:start + h.size(0)] = h
+                bar.update()
+            x = out
+            if self.jk is not None:
+                hidden.append(x)
+        bar.close()
+        return x if self.jk is None else self.readout(hidden)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.in_channels}, {self.hidden_channels}, "
@@ -195,7 +275,6 @@ class PurePropagation(nn.Module):
 
     def forward(self, x: Tensor, graph) -> Tensor:
         """``x`` ``[N, F]`` -> ``[N, F]``."""
-        from .. import ops
         adj = to_adj(graph, x.size(0))
         check_features(x, adj.shape[1], finite=debug.enabled())
         x = F.dropout(x, self.input_dropout, self.training)

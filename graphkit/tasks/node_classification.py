@@ -11,7 +11,7 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..adj import check_features, to_adj
-from ..loader import Batch, FullGraphLoader
+from ..loader import Batch, FullGraphLoader, NeighborLoader
 from ..train import Report, Task, TrainConfig, layer, split_config
 from ..utils import fingerprint, seed_everything
 from . import presets
@@ -31,31 +31,85 @@ _ALWAYS_ALLOWED = {"norm", "residual", "jk"}  # BasicGNN options no preset table
 
 @dataclass
 class NodeClassificationConfig(TrainConfig):
-    """:class:`~graphkit.train.TrainConfig` plus ``select``: the validation metric that picks the
-    reported epoch, ``"accuracy"`` (ties: the lower loss) or ``"loss"``."""
+    """:class:`~graphkit.train.TrainConfig` plus the task's keys.
+
+    Attributes:
+        select: the validation metric that picks the reported epoch, ``"accuracy"`` (ties: the
+            lower loss) or ``"loss"``.
+        fanouts: ``None``: full-batch training; else mini-batch training on sampled
+            neighbourhoods (:class:`~graphkit.loader.NeighborLoader`), ``fanouts[h]`` neighbours
+            per node at hop ``h`` from the seeds (``-1``: all), one hop per layer.
+        batch_size: seed nodes per mini-batch.
+        inference_batch_size: target nodes per batch of the layer-wise inference that evaluates a
+            mini-batch-trained model (all nodes, whole neighbourhoods).
+        num_workers: worker processes that sample the mini-batches.
+    """
 
     select: str = "accuracy"
+    fanouts: Optional[List[int]] = None
+    batch_size: int = 1024
+    inference_batch_size: int = 4096
+    num_workers: int = 0
 
     def __post_init__(self):
         super().__post_init__()
         if self.select not in SELECTIONS:
             raise ValueError(f"select must be one of {SELECTIONS}, got {self.select!r}")
+        for name in ("batch_size", "inference_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
+            raise ValueError(f"num_workers must be an int >= 0, got {self.num_workers!r}")
+        if self.fanouts is not None:
+            if isinstance(self.fanouts, (int, str)) or not len(self.fanouts) or any(
+                    isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1 for f in self.fanouts):
+                raise ValueError(f"fanouts must be a non-empty list of positive ints or -1 (all neighbours), "
+                                 f"got {self.fanouts!r}")
+            self.fanouts = list(self.fanouts)
 
 
 class NodeClassificationTask(Task):
-    """Cross-entropy on ``batch.mask``; evaluation: the loss and accuracy of the masked nodes."""
+    """Cross-entropy on ``batch.mask`` (every output row when it is ``None``: a sampled batch's
+    seeds); evaluation: the loss and accuracy of the masked nodes.
 
-    def __init__(self, select: str = "accuracy"):
+    ``inference_batch_size``: evaluate a model that has ``inference(x, adj, batch_size)`` (graphkit's
+    models) layer by layer in batches of that many targets, as after mini-batch training; the
+    outputs are computed once per model state and shared by the evaluations (validation, test)
+    until the next training step.
+    """
+
+    def __init__(self, select: str = "accuracy", inference_batch_size: Optional[int] = None):
         self.monitor = (("accuracy", "max"), ("loss", "min")) if select == "accuracy" else (("loss", "min"),)
+        self.inference_batch_size = inference_batch_size
+        self._steps, self._outputs = 0, None
 
     def training_step(self, model: nn.Module, batch: Batch) -> Tensor:
+        self._steps += 1
         logits = model(batch.x, batch.adj)
+        if batch.mask is None:
+            return F.cross_entropy(logits, batch.y)
         return F.cross_entropy(logits[batch.mask], batch.y[batch.mask])
+
+    def batch_size(self, batch: Batch) -> int:
+        return batch.y.numel() if batch.mask is None else int(batch.mask.sum())
+
+    def outputs(self, model: nn.Module, batch: Batch) -> Tensor:
+        """The model's outputs on ``batch`` (layer-wise when so configured, and shared between the
+        evaluations of one model state)."""
+        inference = getattr(model, "inference", None)
+        if self.inference_batch_size is None or not callable(inference) or isinstance(batch.adj, list):
+            return model(batch.x, batch.adj)
+        key = (id(model), self._steps, id(batch.adj), id(batch.x))
+        if self._outputs is None or self._outputs[0] != key:
+            self._outputs = (key, inference(batch.x, batch.adj, batch_size=self.inference_batch_size))
+        return self._outputs[1]
 
     def evaluate(self, model: nn.Module, loader: Iterable[Batch]) -> Dict[str, float]:
         losses, correct, count = [], 0, 0
         for batch in loader:
-            logits, y = model(batch.x, batch.adj)[batch.mask], batch.y[batch.mask]
+            out = self.outputs(model, batch)
+            logits, y = (out, batch.y) if batch.mask is None else (out[batch.mask], batch.y[batch.mask])
             n = y.numel()
             losses.append((float(F.cross_entropy(logits, y)), n))
             correct, count = correct + int((logits.argmax(dim=-1) == y).sum()), count + n
@@ -187,11 +241,14 @@ class NodeClassification(TaskEstimator):
         def run(split_index: int, seed: int):
             masks = [_mask(m, split_index) for m in (data.train_mask, data.val_mask, data.test_mask)]
             loaders = [FullGraphLoader(Batch(adj, x=data.x, y=y, mask=m)) for m in masks]
+            if train.fanouts is not None:  # mini-batches of sampled neighbourhoods; layer-wise evaluation
+                loaders[0] = NeighborLoader(adj, train.fanouts, train.batch_size, shuffle=True, input_nodes=masks[0],
+                                            x=data.x, y=y, num_workers=train.num_workers, seed=seed)
             seed_everything(seed)
             model = instantiate(self.model, data.num_features, num_classes, hparams)
             engine = self._engine(train, identity, f"split{split_index}-seed{seed}", f"split {split_index} seed {seed}")
-            result = engine.fit(NodeClassificationTask(train.select), model, *loaders, seed=seed,
-                                split_index=split_index)
+            task = NodeClassificationTask(train.select, None if train.fanouts is None else train.inference_batch_size)
+            result = engine.fit(task, model, *loaders, seed=seed, split_index=split_index)
             self.model_ = None if engine.from_ledger else model
             return result
 

@@ -28,6 +28,7 @@ class SAGEConv(MessagePassing):
     """
 
     supports_sparse_input = True
+    supports_bipartite = True
     projection = "commutes"  # W_l is linear: it commutes with a sum or mean aggregation
 
     def __init__(self, in_channels: int, out_channels: int, aggr: str = "mean",

@@ -1,0 +1,145 @@
+"""Mini-batches of seed nodes with their sampled neighbourhoods (GraphSAGE's minibatch training,
+Hamilton et al. 2017, Algorithm 2; DGL's message-flow graphs): each batch holds one block per
+layer, input layer first, drawn by :func:`graphkit.ops.sample_neighbors`."""
+from __future__ import annotations
+
+from typing import Iterator, Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+
+from ..adj import Adj, to_adj
+from ..utils.checksum import PHI, mix64
+from .batch import Batch
+
+
+def _node_ids(nodes: Union[Tensor, Sequence[int], None], num_nodes: int) -> Tensor:
+    """``input_nodes`` (ids, or a bool mask ``[N]``; ``None``: every node) as distinct int64 ids."""
+    if nodes is None:
+        return torch.arange(num_nodes)
+    nodes = torch.as_tensor(nodes)
+    if nodes.dtype == torch.bool:
+        if nodes.dim() != 1 or nodes.numel() != num_nodes:
+            raise ValueError(f"a bool input_nodes mask must have shape [{num_nodes}], got {list(nodes.shape)}")
+        return nodes.nonzero().view(-1)
+    if nodes.is_floating_point() or nodes.is_complex() or nodes.dim() != 1:
+        raise TypeError(f"input_nodes must be node ids (1-D ints) or a bool mask, got {nodes.dtype} "
+                        f"{list(nodes.shape)}")
+    nodes = nodes.long()
+    if nodes.numel() and (int(nodes.min()) < 0 or int(nodes.max()) >= num_nodes):
+        raise ValueError(f"input_nodes must lie in [0, {num_nodes}), got {int(nodes.min())} .. {int(nodes.max())}")
+    if nodes.unique().numel() != nodes.numel():
+        raise ValueError("input_nodes holds a node twice")
+    return nodes
+
+
+class NeighborLoader:
+    """Batches of ``batch_size`` seed nodes, each with ``len(fanouts)`` hops of sampled
+    in-neighbours: a :class:`Batch` whose ``adj`` is the list of blocks (input layer first; block
+    ``l`` is an :class:`~graphkit.Adj` ``(num_dst_l, num_src_l)`` whose first ``num_dst_l``
+    sources are its targets), ``x`` the features of the input layer's sources ``[num_src_0, F]``,
+    ``n_id`` their global ids, ``y`` the seeds' targets ``[B]``. A model built from graphkit's
+    layers (:class:`~graphkit.nn.models.BasicGNN`) takes the block list where it takes a graph and
+    returns ``[B, C]``, one row per seed.
+
+    Args:
+        data: a PyG ``Data`` (``edge_index``, ``x``, optionally ``y`` and ``edge_weight``), or an
+            :class:`~graphkit.Adj` with ``x``/``y`` given separately.
+        fanouts: neighbours drawn per node at each hop, from the seeds outwards (``-1``: all), as
+            PyG's ``num_neighbors``.
+        batch_size: seeds per batch.
+        shuffle: a new order of the seeds every pass.
+        input_nodes: the seeds (ids or a bool mask; default every node).
+        x, y: features and targets when ``data`` is an ``Adj`` (override ``data``'s otherwise).
+        replace, weighted: as :func:`graphkit.ops.sample_neighbors` (``weighted`` draws in proportion
+            to the graph's edge weights).
+        drop_last: drop a last batch smaller than ``batch_size``.
+        num_workers: worker processes that sample and gather batches ahead of the training step
+            (``torch.utils.data.DataLoader``'s); ``0`` samples in this process.
+        seed: the base seed of the draws.
+
+    Every pass draws one number from torch's global generator (the shuffle and the pass's sampling
+    seed): a run seeded by the engine, and resumed from its checkpoint, sees the batches an
+    uninterrupted run would, whatever ``num_workers``; batch ``b`` of a pass is sampled with its
+    own seed, so workers need no coordination.
+    """
+
+    def __init__(self, data, fanouts: Sequence[int], batch_size: int, shuffle: bool = False,
+                 input_nodes: Union[Tensor, Sequence[int], None] = None, x: Optional[Tensor] = None,
+                 y: Optional[Tensor] = None, replace: bool = False, weighted: bool = False, drop_last: bool = False,
+                 num_workers: int = 0, seed: int = 0):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+        if isinstance(fanouts, int) or not len(fanouts):
+            raise ValueError(f"fanouts must be a non-empty list of ints (neighbours per hop), got {fanouts!r}")
+        if any(isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1 for f in fanouts):
+            raise ValueError(f"every fanout must be a positive int or -1 (all neighbours), got {list(fanouts)}")
+        if isinstance(data, Adj):
+            adj = data
+        else:
+            weight = getattr(data, "edge_weight", None) if weighted else None
+            adj = to_adj(data.edge_index, data.num_nodes, edge_weight=weight)
+            x = getattr(data, "x", None) if x is None else x
+            y = getattr(data, "y", None) if y is None else y
+        if adj.shape[0] != adj.shape[1]:
+            raise ValueError(f"neighbour sampling needs a square graph, got {adj.shape}")
+        num_nodes = adj.shape[0]
+        for t, name in ((x, "x"), (y, "y")):
+            if t is not None and (not isinstance(t, Tensor) or t.size(0) != num_nodes):
+                got = list(t.shape) if isinstance(t, Tensor) else type(t).__name__
+                raise ValueError(f"{name} must be a tensor with one row per node ({num_nodes}), got {got}")
+        if weighted and adj.value is None:
+            raise ValueError("weighted sampling needs edge weights (data.edge_weight, or an Adj with values)")
+        self.adj, self.x, self.y = adj, x, y
+        self.fanouts, self.batch_size, self.shuffle = [int(f) for f in fanouts], batch_size, shuffle
+        self.replace, self.weighted, self.drop_last = bool(replace), bool(weighted), drop_last
+        self.num_workers, self.seed = num_workers, int(seed)
+        self.input_nodes = _node_ids(input_nodes, num_nodes)
+        if self.input_nodes.numel() == 0:
+            raise ValueError("the loader has no seed nodes (input_nodes is empty)")
+        self._order, self._pass_seed = self.input_nodes, 0
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.input_nodes.numel(), self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def sample(self, seeds: Tensor, seed: int) -> Batch:
+        """The batch of the seed nodes ``seeds`` ``[B]``, its draws made with ``seed``."""
+        from .. import ops
+        blocks = ops.sample_neighbors(self.adj, seeds, self.fanouts, self.replace, self.weighted, seed)
+        n_id = blocks[0][1]
+        return Batch([b for b, _, _ in blocks], x=None if self.x is None else self.x.index_select(0, n_id),
+                     y=None if self.y is None else self.y.index_select(0, seeds), n_id=n_id)
+
+    def __getitem__(self, b: int) -> Batch:  # batch b of the current pass (what the workers call)
+        seeds = self._order[b * self.batch_size:(b + 1) * self.batch_size]
+        return self.sample(seeds, int(mix64(torch.tensor(b + 1) * PHI + self._pass_seed)))
+
+    def __iter__(self) -> Iterator[Batch]:
+        draw = int(torch.randint(0, 2 ** 62, ()))  # the pass's number, from the global generator
+        self._order = self.input_nodes[torch.randperm(self.input_nodes.numel())] if self.shuffle else self.input_nodes
+        self._pass_seed = (self.seed * 0x9E3779B1 + draw) % 2 ** 62
+        if self.num_workers == 0:
+            return (self[b] for b in range(len(self)))
+        from torch.utils.data import DataLoader
+        return iter(DataLoader(_Batches(self), batch_size=None, num_workers=self.num_workers,
+                               collate_fn=_identity, prefetch_factor=4))
+
+
+class _Batches(torch.utils.data.Dataset):
+    """The loader's batches of the current pass as a dataset (what each worker indexes)."""
+
+    def __init__(self, loader: NeighborLoader):
+        self.loader = loader
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getitem__(self, b: int) -> Batch:
+        return self.loader[b]
+
+
+def _identity(batch):
+    return batch

@@ -594,16 +594,26 @@ class Adj:
         values' dtype, else float32): pass the features' dtype so that a float64 model gets
         float64 coefficients. Cached with this Adj's values (rebuilt when they change) unless
         they need gradients.
+
+        A sampled block ``(N_dst, N_src)`` (its targets are its first ``N_dst`` sources) is
+        normalised as the square graph over its ``N_src`` nodes that holds its edges, as PyG's
+        ``GCNConv`` normalises a layer's trimmed subgraph: a target's degree counts its sampled
+        edges (and its self-loop), a source that is no target has only its self-loop (degree 1,
+        2 when ``improved``; without self-loops its messages get weight 0).
         """
         dtype = dtype or (self.value.dtype if self.value is not None else torch.float32)
+        fill = 2.0 if improved else 1.0
 
         def build() -> "Adj":
-            adj = self.with_self_loops(2.0 if improved else 1.0) if add_self_loops else self
+            adj = self.with_self_loops(fill) if add_self_loops else self
             value = (adj.value.to(dtype) if adj.value is not None
                      else torch.ones(adj.num_edges, dtype=dtype, device=adj.device))
             deg = torch.zeros(adj.shape[0], dtype=dtype, device=adj.device).index_add_(0, adj.row, value)
             dis = deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
-            return adj.with_value(dis[adj.row] * value * dis[adj.col])
+            extra = adj.shape[1] - adj.shape[0]  # a block's sources that are no targets
+            dis_src = dis if extra <= 0 else torch.cat([dis, dis.new_full((extra,), fill ** -0.5 if add_self_loops
+                                                                          else 0.0)])
+            return adj.with_value(dis[adj.row] * value * dis_src[adj.col])
         if self.value is not None and self.value.requires_grad:
             return build()
         return self.value_cached(("gcn_norm", add_self_loops, improved, dtype), build)
@@ -613,6 +623,8 @@ class Adj:
 
         A node that had a self-loop keeps its weight; the others get ``fill_value``. Cached (per
         structure when unweighted, with the values otherwise) unless the values need gradients.
+        On a sampled block ``(N_dst, N_src)``, whose targets are its first ``N_dst`` sources, each
+        target ``i`` gets the entry ``(i, i)``, as PyG's bipartite ``GATConv`` adds them.
         """
         if self.value is None:
             return self.structure_cached(("self_loops", fill_value), lambda: self._add_self_loops(fill_value))
@@ -621,8 +633,9 @@ class Adj:
         return self.value_cached(("self_loops", fill_value), lambda: self._add_self_loops(fill_value))
 
     def _add_self_loops(self, fill_value: float) -> "Adj":
-        if self.shape[0] != self.shape[1]:
-            raise ValueError(f"self-loops need a square graph, got shape {self.shape}")
+        if self.shape[0] > self.shape[1]:
+            raise ValueError(f"self-loops need a square graph or a block (no more targets than sources, the targets "
+                             f"being the first sources), got shape {self.shape}")
         n = self.shape[0]
         row, col = self.row, self.col
         value = self.value if self.value is not None else torch.ones(self.num_edges, device=self.device)

@@ -10,7 +10,7 @@ from torch_geometric.data import Data
 
 from graphkit import Adj, ops
 from graphkit.loader import NeighborLoader
-from graphkit.nn.models import GCN, GraphSAGE
+from graphkit.nn.models import GAT, GCN, GIN, BasicGNN, GraphSAGE
 from graphkit.tasks import NodeClassification
 
 from graphs import random_graph
@@ -48,19 +48,53 @@ def test_loader_covers_every_seed_once_follows_the_global_generator_and_workers_
     assert len(dropped) == 5 and all(b.y.numel() == 25 for b in dropped)
 
 
+@pytest.mark.parametrize("model", ["sage", "gin", "gat", "gcn"])
 @pytest.mark.parametrize("options", [{}, {"jk": "cat"}, {"residual": True, "norm": "batch"}])
-def test_whole_neighbourhood_blocks_give_the_full_graph_outputs(options):
+def test_whole_neighbourhood_blocks_give_the_full_graph_outputs(model, options):
+    """Blocks of whole neighbourhoods reproduce the full graph at the seeds (GCN's normalisation
+    reads its sources' degrees, which blocks do not hold: it is checked against PyG below), and
+    layer-wise inference reproduces it everywhere."""
     data = _data()
     adj = Adj.from_edge_index(data.edge_index, 400)
     torch.manual_seed(0)
-    model = GraphSAGE(12, 12, 3, 5, **options).eval()
-    full = model(data.x, adj)
+    extra = {"heads": 2} if model == "gat" else {}
+    net = {"sage": GraphSAGE, "gin": GIN, "gat": GAT, "gcn": GCN}[model](12, 12, 3, 5, **options, **extra).eval()
+    full = net(data.x, adj)
     seeds = torch.tensor([0, 7, 99, 350, 399])  # 350 and 399 lie among the isolated nodes
     blocks = ops.sample_neighbors(adj, seeds, [-1, -1, -1])
-    out = model(data.x[blocks[0][1]], [b for b, _, _ in blocks])
-    torch.testing.assert_close(out, full[seeds])
+    out = net(data.x[blocks[0][1]], [b for b, _, _ in blocks])
+    if model != "gcn":
+        torch.testing.assert_close(out, full[seeds])
     for batch_size in (37, 400):  # layer-wise inference: many batches, or one
-        torch.testing.assert_close(model.inference(data.x, adj, batch_size=batch_size), full)
+        torch.testing.assert_close(net.inference(data.x, adj, batch_size=batch_size), full)
+
+
+@pytest.mark.parametrize("improved", [False, True])
+def test_gcn_and_gat_on_a_block_are_pygs_on_the_blocks_square_graph(improved):
+    """A sampled block normalised as PyG's GCNConv normalises a layer's (trimmed) subgraph: the
+    square graph over the block's sources holding its edges; GAT's self-loops on the targets."""
+    from torch_geometric.nn import GATConv as PyGGAT
+    from torch_geometric.nn import GCNConv as PyGGCN
+
+    from graphkit.nn import GATConv, GCNConv
+    data = _data()
+    adj = Adj.from_edge_index(data.edge_index, 400)
+    block, n_id, _ = ops.sample_neighbors(adj, torch.tensor([1, 5, 8, 40, 41, 300]), [3], seed=2)[0]
+    x = data.x[n_id]
+    square = torch.stack([block.col, block.row])  # the block's edges source -> target, local ids
+    torch.manual_seed(0)
+    ours, theirs = GCNConv(12, 6, improved=improved), PyGGCN(12, 6, improved=improved)
+    theirs.lin.weight.data.copy_(ours.lin.weight)
+    # explicit unit weights: without weights PyG's gcn_norm drops improved's self-loop weight 2
+    expected = theirs(x, square, torch.ones(square.shape[1]))[:block.shape[0]]
+    torch.testing.assert_close(ours((x, x[:block.shape[0]]), block), expected)
+    gat, pyg_gat = GATConv(12, 4, heads=2), PyGGAT((12, 12), 4, heads=2)
+    pyg_gat.lin_src.weight.data.copy_(gat.lin.weight)
+    pyg_gat.lin_dst.weight.data.copy_(gat.lin.weight)
+    pyg_gat.att_src.data.copy_(gat.att_src)
+    pyg_gat.att_dst.data.copy_(gat.att_dst)
+    expected = pyg_gat((x, x[:block.shape[0]]), square)
+    torch.testing.assert_close(gat((x, x[:block.shape[0]]), block), expected)
 
 
 def test_sampled_blocks_train_and_their_gradients_match_the_full_graph_ones():
@@ -102,8 +136,12 @@ def test_bad_input_gives_clear_errors():
         NodeClassification("sage", config={"fanouts": []}).resolve_config()
     with pytest.raises(ValueError, match="inference_batch_size must be a positive int"):
         NodeClassification("sage", config={"fanouts": [5], "inference_batch_size": 0}).resolve_config()
-    with pytest.raises(TypeError, match="GCNConv does not take sampled blocks"):
-        GCN(12, 8, 2, 4)(batch.x, batch.adj)
+
+    class Dense(BasicGNN):  # a layer without supports_bipartite
+        def make_conv(self, in_channels, out_channels, final, **kwargs):
+            return torch.nn.Linear(in_channels, out_channels)
+    with pytest.raises(TypeError, match="Linear does not take sampled blocks"):
+        Dense(12, 8, 2, 4)(batch.x, batch.adj)
 
 
 def test_minibatch_sage_on_cora_is_as_accurate_as_full_batch(cora):

@@ -60,6 +60,9 @@ class MessagePassing(nn.Module):
         supports_bipartite: ``forward`` accepts ``x`` as a pair ``(x_src [N_src, F], x_dst
             [N_dst, F])`` with a graph ``(N_dst, N_src)``: a sampled block, whose targets are its
             first ``N_dst`` sources (:func:`graphkit.ops.sample_neighbors`).
+        blocks_exact: a block holding whole neighbourhoods gives the full graph's outputs at its
+            targets (so layer-wise inference may run the layer by blocks); ``False`` for a layer
+            that reads more of the graph than a target's own row (GCN's source degrees).
         projection: how the layer's weight meets its aggregation, the input of
             :attr:`projects_first`: ``None`` (no input projection, or one applied after
             aggregating, as GIN's MLP), ``"commutes"`` (a linear map ``in_channels ->
@@ -73,6 +76,7 @@ class MessagePassing(nn.Module):
     supports_edge_weight: bool = False
     supports_sparse_input: bool = False
     supports_bipartite: bool = False
+    blocks_exact: bool = True
     projection: Optional[str] = None
     root_term: bool = False
 

@@ -186,7 +186,9 @@ class BasicGNN(nn.Module):
         """The outputs of every node, ``[N, out_channels]``, layer by layer: each layer runs over all
         nodes in batches of ``batch_size`` targets with their whole neighbourhoods (PyG's
         ``BasicGNN.inference``), so memory holds one layer's outputs of all nodes, never a whole
-        ``L``-hop neighbourhood. Exact: the same as ``forward(x, graph)`` in eval mode."""
+        ``L``-hop neighbourhood. Exact: the same as ``forward(x, graph)`` in eval mode. A layer
+        whose blocks are not exact (a normalising GCN reads its sources' degrees:
+        ``blocks_exact``) runs over the whole graph at once instead."""
         from tqdm.auto import tqdm
 
         adj = to_adj(graph, x.size(0))
@@ -203,16 +205,20 @@ class BasicGNN(nn.Module):
                    disable=not progress, leave=False)
         hidden: List[Tensor] = []
         for i in range(self.num_layers):
-            out = None
-            for start in starts:
-                block, n_id, _ = ops.sample_neighbors(adj, torch.arange(start, min(n, start + batch_size),
-                                                                        device=x.device), [-1])[0]
-                h = self.layer(i, x.index_select(0, n_id), block, block=True)
-                if out is None:
-                    out = h.new_empty(n, h.size(1))
-                out[start:start + h.size(0)] = h
-                bar.update()
-            x = out
+            if self.convs[i].blocks_exact:
+                out = None
+                for start in starts:
+                    block, n_id, _ = ops.sample_neighbors(adj, torch.arange(start, min(n, start + batch_size),
+                                                                            device=x.device), [-1])[0]
+                    h = self.layer(i, x.index_select(0, n_id), block, block=True)
+                    if out is None:
+                        out = h.new_empty(n, h.size(1))
+                    out[start:start + h.size(0)] = h
+                    bar.update()
+                x = out
+            else:
+                x = self.layer(i, x, adj)
+                bar.update(len(starts))
             if self.jk is not None:
                 hidden.append(x)
         bar.close()

@@ -4,7 +4,7 @@ incoming edges of ``i`` (self-loop included), ``h_i' = ||_k sum_j alpha^k_ij W^k
 the mean over heads (output layer)."""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -34,9 +34,14 @@ class GATConv(MessagePassing):
     scores are an ``sddmm`` (``a_dst[i] + a_src[j]``), normalised by ``segment_softmax``, dropped
     out and consumed by a per-head weighted ``spmm``. Either way no ``[E, H, C]`` message tensor is
     built. ``x`` may be a sparse CSR matrix (it is only ever multiplied by weights).
+
+    On a sampled block ``(N_dst, N_src)``, ``x`` is the pair ``(x_src, x_dst)``: the targets' scores
+    read ``W x_dst``, their self-loops the first ``N_dst`` sources (as PyG's bipartite ``GATConv``)
+    -> ``[N_dst, H*C]``.
     """
 
     supports_sparse_input = True
+    supports_bipartite = True
     projection = "required"  # the attention scores are computed from W x
 
     def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
@@ -66,20 +71,24 @@ class GATConv(MessagePassing):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def forward(self, x: Tensor, graph, return_attention: bool = False):
+    def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], graph, return_attention: bool = False):
         """``x`` ``[N, F_in]`` -> ``[N, H*C]`` (or ``[N, C]``); with ``return_attention`` also
         ``(adj, alpha)`` where ``alpha`` ``[E', H]`` is in the CSR order of ``adj``."""
+        x, x_dst = x if isinstance(x, tuple) else (x, None)
         check_input(x, "GATConv", self.lin.weight, self.in_channels)
-        adj = self.adj(graph, x.size(0))
+        if x_dst is not None:
+            check_input(x_dst, "GATConv", self.lin.weight, self.in_channels, name="x_dst")
+        adj = self.adj(graph, x.size(0), num_dst=None if x_dst is None else x_dst.size(0))
         if self.add_self_loops:
             adj = adj.with_self_loops()
         h = self.lin(x).view(-1, self.heads, self.out_channels)           # [N, H, C]
+        h_dst = h if x_dst is None else self.lin(x_dst).view(-1, self.heads, self.out_channels)
         score_src = (h * self.att_src).sum(-1)                             # [N, H]
-        score_dst = (h * self.att_dst).sum(-1)                             # [N, H]
-        out, alpha = self.propagate(adj, h, score_src=score_src, score_dst=score_dst)  # [N, H, C], [E, H]
+        score_dst = (h_dst * self.att_dst).sum(-1)                         # [M, H]
+        out, alpha = self.propagate(adj, h, score_src=score_src, score_dst=score_dst)  # [M, H, C], [E, H]
         out = out.reshape(out.size(0), -1) if self.concat else out.mean(dim=1)
         if self.res is not None:
-            out = out + self.res(x)
+            out = out + self.res(x if x_dst is None else x_dst)
         if self.bias is not None:
             out = out + self.bias
         return (out, (adj, alpha)) if return_attention else out

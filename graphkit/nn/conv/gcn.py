@@ -2,7 +2,7 @@
 Networks", ICLR 2017, eq. (2): ``H' = D^-1/2 (A + I) D^-1/2 H W``."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -25,11 +25,15 @@ class GCNConv(MessagePassing):
     Shapes: ``x`` ``[N, F_in]`` (a sparse CSR matrix when :attr:`projects_first`), graph an
     ``edge_index`` ``[2, E]`` or :class:`graphkit.Adj`, ``edge_weight`` ``[E]`` (``edge_index``
     order) -> ``[N, F_out]``. The normalised graph is cached with the graph, so repeated calls on
-    the same ``edge_index`` normalise once.
+    the same ``edge_index`` normalise once. On a sampled block ``(N_dst, N_src)``, ``x`` is the pair
+    ``(x_src [N_src, F_in], x_dst [N_dst, F_in])`` (the targets are the first ``N_dst`` sources,
+    ``x_dst`` only gives their count) -> ``[N_dst, F_out]``, normalised as PyG normalises a layer's
+    trimmed subgraph (:meth:`graphkit.Adj.gcn_norm`).
     """
 
     supports_edge_weight = True
     supports_sparse_input = True
+    supports_bipartite = True
     projection = "commutes"  # a linear map and a weighted sum: (A X) W == A (X W)
 
     def __init__(self, in_channels: int, out_channels: int, improved: bool = False,
@@ -43,19 +47,25 @@ class GCNConv(MessagePassing):
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
 
+    @property
+    def blocks_exact(self) -> bool:
+        """A normalising GCN reads its sources' degrees, which a block does not hold."""
+        return not self.normalize
+
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.lin.weight)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def forward(self, x: Tensor, graph, edge_weight: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], graph, edge_weight: Optional[Tensor] = None) -> Tensor:
         """``x`` ``[N, in_channels]`` (the dtype of the weights) -> ``[N, out_channels]``.
 
         Edge weights (``edge_weight`` or the graph's own) are taken as given; in
         :class:`graphkit.debug` mode NaN or infinite ones, and negative ones when normalising,
         are a ``ValueError``."""
+        x, num_dst = (x[0], x[1].size(0)) if isinstance(x, tuple) else (x, None)
         check_input(x, "GCNConv", self.lin.weight, self.in_channels)
-        adj = self.adj(graph, x.size(0), edge_weight)
+        adj = self.adj(graph, x.size(0), edge_weight, num_dst=num_dst)
         check_edge_values(adj.value, "GCNConv", nonnegative=self.normalize)
         if self.normalize:
             adj = adj.gcn_norm(self.add_self_loops, self.improved, dtype=x.dtype)

@@ -2,6 +2,8 @@
 eq. (4.1): ``h_i' = MLP((1 + eps) . h_i + sum_{j in N(i)} h_j)``."""
 from __future__ import annotations
 
+from typing import Tuple, Union
+
 import torch
 from torch import Tensor, nn
 
@@ -17,7 +19,12 @@ class GINConv(MessagePassing):
         mlp: the network applied after aggregation, ``[N, F_in] -> [N, F_out]``.
         eps: initial ``eps``.
         train_eps: learn ``eps``.
+
+    On a sampled block ``(N_dst, N_src)``, ``x`` is the pair ``(x_src, x_dst)`` and the root term
+    reads ``x_dst`` -> ``[N_dst, F_out]``.
     """
+
+    supports_bipartite = True
 
     def __init__(self, mlp: nn.Module, eps: float = 0.0, train_eps: bool = False):
         if not isinstance(mlp, nn.Module):
@@ -36,11 +43,17 @@ class GINConv(MessagePassing):
         with torch.no_grad():  # in place through autograd's counter, so the cached 1 + eps is read again
             self.eps.fill_(self.initial_eps)
 
-    def forward(self, x: Tensor, graph) -> Tensor:
+    def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], graph) -> Tensor:
         """``x`` ``[N, F_in]`` -> ``[N, F_out]`` (the MLP runs after the aggregation, so ``x`` is dense)."""
         weight = next(self.nn.parameters(), None)
-        check_input(x, "GINConv", weight if weight is not None and weight.is_floating_point() else None,
-                    _in_features(self.nn))
+        weight = weight if weight is not None and weight.is_floating_point() else None
+        if isinstance(x, tuple):  # a block: (1 + eps) x_dst + the sum over the sampled sources
+            x, x_dst = x
+            check_input(x, "GINConv", weight, _in_features(self.nn))
+            check_input(x_dst, "GINConv", weight, _in_features(self.nn), name="x_dst")
+            adj = self.adj(graph, x.size(0), num_dst=x_dst.size(0))
+            return self.nn(self.propagate(adj, x) + (1 + self.eps) * x_dst)
+        check_input(x, "GINConv", weight, _in_features(self.nn))
         adj = self.adj(graph, x.size(0))
         if isinstance(self.eps, nn.Parameter) or torch.compiler.is_compiling():
             return self.nn(self.propagate(adj, x) + (1 + self.eps) * x)

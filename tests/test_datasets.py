@@ -155,6 +155,54 @@ def test_rmat_is_power_law_and_uniform_is_not():
     assert torch.equal(r.edge_index, datasets.load("rmat", num_nodes=4096, num_edges=60_000, seed=1).edge_index)
 
 
+def test_generated_edges_are_in_csr_order_and_the_ops_match_their_references():
+    from torch_geometric.utils import coalesce, to_undirected
+
+    from graphkit import Adj, ops
+    from graphkit.ops import native, reference
+    data = datasets.load("csbm", num_nodes=3000, seed=2)
+    src, dst = data.edge_index
+    key = dst * 3000 + src
+    assert bool((key[1:] > key[:-1]).all())  # sorted by (target, source), each pair once
+    pyg = coalesce(to_undirected(data.edge_index), num_nodes=3000)  # PyG's undirected form, by source
+    assert torch.equal(pyg, data.edge_index[:, torch.argsort(src * 3000 + dst)])
+    r = datasets.load("rmat", num_nodes=4096, num_edges=60_000, seed=1).edge_index
+    assert bool((r[1] * 4096 + r[0]).diff().ge(0).all())
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for n, e in ((1, 7), (1000, 20_000), (4096, 50_000)):
+                assert torch.equal(native.rmat_edges(n, e, 0.57, 0.19, 0.19, 3), reference.rmat_edges(n, e, 0.57, 0.19,
+                                                                                                     0.19, 3))
+            edges = torch.randint(0, 700, (2, 50_000), generator=torch.Generator().manual_seed(0))
+            ordered, perm = ops.sort_edges(edges, 700)
+            assert torch.equal(perm, reference.edge_order(edges[0], edges[1], 700))
+            assert torch.equal(ordered, edges[:, perm])
+    finally:
+        torch.set_num_threads(before)
+    adj = Adj.from_edge_index(ordered, 700)
+    assert torch.equal(adj.perm, torch.arange(50_000))  # already in CSR order: no sort
+    torch.library.opcheck(torch.ops.graphkit.rmat_edges, (100, 50, 0.5, 0.2, 0.2, 1))
+    torch.library.opcheck(torch.ops.graphkit.edge_csr, (edges[0], edges[1], 700))
+    with pytest.raises(ValueError, match=r"ids must lie in \[0, 600\)"):
+        ops.sort_edges(edges, 600)
+    with pytest.raises(ValueError, match="a \\+ b \\+ c <= 1"):
+        ops.rmat_edges(10, 10, 0.6, 0.3, 0.2)
+
+
+def test_rmat_labels_are_learnt_from_the_graph():
+    """R-MAT's labels read the features and the in-neighbours' mean: GraphSAGE learns them, a
+    graph-free MLP only in part."""
+    from graphkit.tasks import NodeClassification
+    data = datasets.load("rmat", num_nodes=3000, num_edges=30_000, num_features=16, num_classes=4, seed=0)
+    config = {"epochs": 150, "lr": 0.01, "dropout": 0.0, "hidden_channels": 32, "num_layers": 1}
+    sage = NodeClassification("sage", config=config, progress=False).fit(data).test["accuracy"]["mean"]
+    mlp = NodeClassification("mlp", config=dict(config, num_layers=2), progress=False).fit(data).test["accuracy"][
+        "mean"]
+    assert sage > 0.9 and sage > mlp + 0.1, (sage, mlp)
+
+
 def test_every_card_is_consistent():
     for name in datasets.names():
         card = datasets.card(name)

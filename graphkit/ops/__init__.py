@@ -30,7 +30,7 @@ from . import reference
 
 __all__ = ["spmm", "sddmm", "segment_softmax", "segment_reduce", "gather", "random_walk", "gat_aggregate",
            "neighbor_sets", "pair_product", "block_spmm", "dropout", "sgns_train", "checksum", "batch_graphs",
-           "sample_neighbors",
+           "sample_neighbors", "rmat_edges", "sort_edges",
            "register_backend",
            "use_backend", "backend", "REDUCTIONS", "NEIGHBOR_SETS"]
 
@@ -507,6 +507,43 @@ def _sampling_weight(adj: Adj) -> Tensor:
         raise ValueError("weighted sampling needs finite, non-negative edge weights (a weight is negative, NaN or "
                          "infinite, or too large for float32)")
     return weight
+
+
+def rmat_edges(num_nodes: int, num_edges: int, a: float = 0.57, b: float = 0.19, c: float = 0.19,
+               seed: int = 0) -> Tensor:
+    """``[2, num_edges]`` directed R-MAT edges (Chakrabarti, Zhan & Faloutsos, SDM 2004): each
+    edge descends ``ceil(log2 num_nodes)`` levels of the recursive choice of a quadrant of the
+    adjacency matrix (probabilities ``a, b, c, 1 - a - b - c``), one bit of its source (row 0) and
+    target (row 1) per level, and descends again when an id falls outside ``[0, num_nodes)``.
+    Edge ``e`` draws from its own stream of ``(seed, e)``: the same edges on every backend and
+    thread count. Ids are not permuted: high degrees sit at low ids."""
+    num_nodes, num_edges = _as_int(num_nodes, "num_nodes"), _as_int(num_edges, "num_edges")
+    if num_nodes < 1 or num_edges < 0:
+        raise ValueError(f"rmat_edges needs num_nodes >= 1 and num_edges >= 0, got {num_nodes}, {num_edges}")
+    probabilities = [_as_float(p, name) for p, name in ((a, "a"), (b, "b"), (c, "c"))]
+    if min(probabilities) < 0 or sum(probabilities) > 1 or not all(math.isfinite(p) for p in probabilities):
+        raise ValueError(f"R-MAT probabilities must be non-negative with a + b + c <= 1, got {a}, {b}, {c}")
+    impl = getattr(_impl(torch.device("cpu")), "rmat_edges", reference.rmat_edges)
+    return impl(num_nodes, num_edges, *probabilities, _check_seed(seed))
+
+
+def sort_edges(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
+    """``(edge_index sorted by (target, source), perm)`` with ``edge_index[:, perm]`` the sorted
+    edges, ties in input order: the CSR order of :class:`~graphkit.Adj`, so that building an
+    ``Adj`` of the result needs no sort. On the CPU a stable counting sort by target and a
+    parallel sort of each target's sources, O(E + N) (``torch.argsort``'s comparison sort is
+    O(E log E) and serial over much of it)."""
+    if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.shape[0] != 2 or \
+            edge_index.dtype not in (torch.int32, torch.int64):
+        raise TypeError("edge_index must be an int32/int64 tensor of shape [2, E]")
+    num_nodes = _as_int(num_nodes, "num_nodes")
+    src, dst = edge_index.long()
+    if src.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
+        raise ValueError(f"edge_index ids must lie in [0, {num_nodes}), got {int(edge_index.min())} .. "
+                         f"{int(edge_index.max())}")
+    impl = _impl(edge_index.device) if edge_index.device.type == "cpu" else reference
+    perm = getattr(impl, "edge_order", reference.edge_order)(src, dst, num_nodes)
+    return edge_index[:, perm], perm
 
 
 def batch_graphs(node_ptr: Tensor, edge_ptr: Tensor, row_count: Tensor, col: Tensor,

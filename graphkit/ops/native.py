@@ -117,6 +117,16 @@ def _sample_neighbors_fake(rowptr, nodes, weight, fanout, replace, seed):
     return nodes.new_empty(nodes.shape[0] + 1), nodes.new_empty(ctx.new_dynamic_size())
 
 
+@torch.library.register_fake("graphkit::rmat_edges")
+def _rmat_edges_fake(num_nodes, num_edges, a, b, c, seed):
+    return torch.empty(2, num_edges, dtype=torch.long)
+
+
+@torch.library.register_fake("graphkit::edge_csr")
+def _edge_csr_fake(src, dst, num_nodes):
+    return src.new_empty(num_nodes + 1), torch.empty_like(src), torch.empty_like(src)
+
+
 @torch.library.register_fake("graphkit::first_seen")
 def _first_seen_fake(dst, src):
     ctx = torch.library.get_ctx()
@@ -582,6 +592,17 @@ def sample_hop(rowptr: Tensor, nodes: Tensor, weight: Optional[Tensor], fanout: 
 
 def sort_rows(rowptr: Tensor, col: Tensor, value: Tensor):
     return _ops.sort_rows(rowptr, col, value)
+
+
+def rmat_edges(num_nodes: int, num_edges: int, a: float, b: float, c: float, seed: int) -> Tensor:
+    return _ops.rmat_edges(num_nodes, num_edges, a, b, c, seed)
+
+
+def edge_order(src: Tensor, dst: Tensor, num_nodes: int) -> Tensor:
+    """A stable parallel counting sort by target, then each target's edges by source: O(E + N),
+    no comparison sort."""
+    rowptr, col, perm = _ops.edge_csr(src, dst, num_nodes)
+    return _ops.sort_rows(rowptr, col, perm)[1]
 
 
 def first_seen(dst: Tensor, src: Tensor):

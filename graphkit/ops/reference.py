@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..adj import Adj
 from ..utils.checksum import checksum_torch as checksum  # noqa: F401  (the content checksum, pure torch)
-from ..utils.checksum import splitmix64, stream_uniform
+from ..utils.checksum import splitmix64, stream_uniform, stream_words
 
 _EDGE_CHUNK_ELEMENTS = 1 << 24  # bound on the [chunk, F] temporaries of edge-wise products
 
@@ -365,6 +365,34 @@ def _weighted_draws(q: Tensor, deg: Tensor, rows: Tensor, uniform: Tensor, repla
         if not replace:
             q[at] = 0
     return chosen
+
+
+def rmat_edges(num_nodes: int, num_edges: int, a: float, b: float, c: float, seed: int) -> Tensor:
+    """The native ``rmat_edges`` kernel's edges, bit for bit: every pending edge descends the
+    levels at once, two levels a draw of its stream (the high, then the low 32 bits); those out of
+    range descend again."""
+    scale = 0
+    while (1 << scale) < num_nodes:
+        scale += 1
+    out = torch.empty(2, num_edges, dtype=torch.long)
+    state = (torch.tensor(seed, dtype=torch.int64) * _SEED_MIX) ^ (torch.arange(num_edges) * _NODE_MIX)
+    pending, attempt, draws = torch.arange(num_edges), 0, (scale + 1) // 2
+    while pending.numel():
+        words = stream_words(state[pending], draws, skip=attempt * draws)  # [P, ceil(scale / 2)]
+        halves = torch.stack([(words >> 32) & 0xFFFFFFFF, words & 0xFFFFFFFF], dim=2).reshape(len(pending), 2 * draws)
+        u = halves[:, :scale].to(torch.float64) * 2.0 ** -32  # [P, scale]
+        q = torch.where(u < a, 0, torch.where(u < a + b, 1, torch.where(u < a + b + c, 2, 3)))
+        weights = 2 ** torch.arange(scale - 1, -1, -1, dtype=torch.int64)
+        src, dst = ((q >> 1) * weights).sum(1), ((q & 1) * weights).sum(1)
+        ok = (src < num_nodes) & (dst < num_nodes)
+        out[0, pending[ok]], out[1, pending[ok]] = src[ok], dst[ok]
+        pending, attempt = pending[~ok], attempt + 1
+    return out
+
+
+def edge_order(src: Tensor, dst: Tensor, num_nodes: int) -> Tensor:
+    """The permutation that sorts edges by ``(target, source)``, stably."""
+    return torch.argsort(dst * num_nodes + src, stable=True)
 
 
 def sort_rows(rowptr: Tensor, col: Tensor, value: Tensor):

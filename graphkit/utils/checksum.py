@@ -34,11 +34,16 @@ def mix64(z: Tensor) -> Tensor:
     return z ^ _shift_right(z, 31)
 
 
-def stream_uniform(state: Tensor, draws: int) -> Tensor:
-    """``[S, draws]`` float64 in ``[0, 1)``: the first ``draws`` values of the ``Stream`` of
-    ``kernels/csrc/walk_step.h`` started at each of the ``[S]`` int64 ``state``s, bit for bit."""
-    z = mix64(state.unsqueeze(1) + torch.arange(1, draws + 1, dtype=torch.int64, device=state.device) * PHI)
-    return _shift_right(z, 11).to(torch.float64) * (1.0 / 9007199254740992.0)
+def stream_words(state: Tensor, draws: int, skip: int = 0) -> Tensor:
+    """``[S, draws]`` int64: the raw 64-bit values ``skip + 1 .. skip + draws`` of each stream."""
+    counters = torch.arange(skip + 1, skip + draws + 1, dtype=torch.int64, device=state.device)
+    return mix64(state.unsqueeze(1) + counters * PHI)
+
+
+def stream_uniform(state: Tensor, draws: int, skip: int = 0) -> Tensor:
+    """``[S, draws]`` float64 in ``[0, 1)``: values ``skip + 1 .. skip + draws`` of the ``Stream``
+    of ``kernels/csrc/walk_step.h`` started at each of the ``[S]`` int64 ``state``s, bit for bit."""
+    return _shift_right(stream_words(state, draws, skip), 11).to(torch.float64) * (1.0 / 9007199254740992.0)
 
 
 def checksum(t: Tensor) -> int:

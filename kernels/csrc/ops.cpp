@@ -108,6 +108,12 @@ TORCH_LIBRARY(graphkit, m) {
   // Each CSR row's entries in ascending (col, value) order, the value (an int64 per entry, such as
   // an edge id) carried along: (col, value), new tensors. CPU only.
   m.def("sort_rows(Tensor rowptr, Tensor col, Tensor value) -> (Tensor, Tensor)");
+  // [2, num_edges] int64 R-MAT edges (source ids, target ids) over num_nodes nodes, quadrant
+  // probabilities a, b, c, 1 - a - b - c; edge e from its own stream (seed, e). CPU.
+  m.def("rmat_edges(int num_nodes, int num_edges, float a, float b, float c, int seed) -> Tensor");
+  // The CSR of the edges src[e] -> dst[e] over num_nodes nodes by a stable parallel counting sort:
+  // (rowptr [N+1], col [E] the sources, perm [E] each entry's edge), rows in input order. int64, CPU.
+  m.def("edge_csr(Tensor src, Tensor dst, int num_nodes) -> (Tensor, Tensor, Tensor)");
   m.def("batch_graphs(Tensor node_ptr, Tensor edge_ptr, Tensor row_count, Tensor col, Tensor index) -> "
         "(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
   // Block-sparse product: out[i] = sum over the entries k of row i of blocks[k] @ x[col[k]]

@@ -153,3 +153,34 @@ def test_minibatch_sage_on_cora_is_as_accurate_as_full_batch(cora):
                               progress=False).fit(cora)
     assert mini.test["accuracy"]["mean"] > 0.77
     assert abs(mini.test["accuracy"]["mean"] - full.test["accuracy"]["mean"]) < 0.02
+
+
+def test_link_neighbor_loader_pairs_index_their_endpoints_and_training_runs():
+    from graphkit.loader import LinkNeighborLoader, TrainGraph
+    from graphkit.tasks import LinkPrediction
+    from graphkit.utils import seed_everything
+    data = _data()
+    edges = data.edge_index[:, data.edge_index[0] < data.edge_index[1]][:, :600]
+    graph = TrainGraph(edges, 400)
+    loader = LinkNeighborLoader(graph.adj, edges, [5, 5], batch_size=128, x=data.x)
+    seed_everything(0)  # PyG's negative_sampling draws from Python's generator too
+    batches = list(loader)
+    assert len(batches) == 5 and sum(b.pos.shape[1] for b in batches) == 600
+    seen = torch.cat([b.n_id[:b.adj[-1].shape[0]][b.pos] for b in batches], dim=1)
+    assert torch.equal(seen[:, seen[0].argsort()].sort(dim=1).values, edges.sort(dim=1).values)  # every edge once
+    for b in batches:
+        seeds = b.n_id[:b.adj[-1].shape[0]]
+        assert torch.equal(seeds, seeds.sort().values) and b.neg.shape == b.pos.shape
+        assert torch.equal(b.x, data.x[b.n_id])
+    seed_everything(0)
+    again = list(LinkNeighborLoader(graph.adj, edges, [5, 5], batch_size=128, x=data.x, num_workers=2))
+    assert all(torch.equal(a.pos, c.pos) and torch.equal(a.n_id, c.n_id) for a, c in zip(batches, again))
+    with pytest.raises(ValueError, match=r"edges must hold node ids in \[0, 400\)"):
+        LinkNeighborLoader(graph.adj, edges + 400, [5], batch_size=8)
+    config = {"epochs": 2, "batch_size": 256, "fanouts": [5, 5], "hidden_channels": 16, "num_layers": 2}
+    report = LinkPrediction("sage", "mlp", config=config, progress=False).fit(data)
+    assert 0.0 <= report.test["auc"]["mean"] <= 1.0
+    with pytest.raises(ValueError, match="mini-batch training \\(fanouts\\) takes 'dot' or 'mlp'"):
+        LinkPrediction("sage", "ncn", config=config, progress=False).fit(data)
+    with pytest.raises(ValueError, match="set one of them"):
+        LinkPrediction("sage", "mlp", config=dict(config, mask_input=True)).resolve_config()

@@ -5,7 +5,7 @@ from .batch import Batch
 from .full import FullGraphLoader
 from .graphs import GraphLoader, GraphStore, from_pyg
 from .link import EdgeBatchLoader, TrainGraph, pair_loader
-from .neighbor import NeighborLoader
+from .neighbor import LinkNeighborLoader, NeighborLoader, check_fanouts
 
-__all__ = ["Batch", "EdgeBatchLoader", "FullGraphLoader", "GraphLoader", "GraphStore", "NeighborLoader", "TrainGraph",
-           "from_pyg", "pair_loader"]
+__all__ = ["Batch", "EdgeBatchLoader", "FullGraphLoader", "GraphLoader", "GraphStore", "LinkNeighborLoader",
+           "NeighborLoader", "TrainGraph", "check_fanouts", "from_pyg", "pair_loader"]

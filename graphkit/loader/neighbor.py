@@ -1,6 +1,7 @@
-"""Mini-batches of seed nodes with their sampled neighbourhoods (GraphSAGE's minibatch training,
-Hamilton et al. 2017, Algorithm 2; DGL's message-flow graphs): each batch holds one block per
-layer, input layer first, drawn by :func:`graphkit.ops.sample_neighbors`."""
+"""Mini-batches with sampled neighbourhoods (GraphSAGE's minibatch training, Hamilton et al. 2017,
+Algorithm 2; DGL's message-flow graphs): each batch holds one block per layer, input layer first,
+drawn by :func:`graphkit.ops.sample_neighbors`: seed nodes (:class:`NeighborLoader`), or node
+pairs and their negatives (:class:`LinkNeighborLoader`)."""
 from __future__ import annotations
 
 from typing import Iterator, Optional, Sequence, Union
@@ -8,6 +9,7 @@ from typing import Iterator, Optional, Sequence, Union
 import torch
 from torch import Tensor
 
+from .. import ops
 from ..adj import Adj, to_adj
 from ..utils.checksum import PHI, mix64
 from .batch import Batch
@@ -33,7 +35,62 @@ def _node_ids(nodes: Union[Tensor, Sequence[int], None], num_nodes: int) -> Tens
     return nodes
 
 
-class NeighborLoader:
+def check_fanouts(fanouts) -> list:
+    """``fanouts`` as a list of ints, each positive or ``-1``, or a clear error."""
+    if isinstance(fanouts, (int, str)) or not hasattr(fanouts, "__len__") or not len(fanouts):
+        raise ValueError(f"fanouts must be a non-empty list of ints (neighbours per hop), got {fanouts!r}")
+    if any(isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1 for f in fanouts):
+        raise ValueError(f"every fanout must be a positive int or -1 (all neighbours), got {list(fanouts)}")
+    return [int(f) for f in fanouts]
+
+
+class _SampledLoader:
+    """What the sampled loaders share: the graph, the fanouts, one draw from torch's global
+    generator per pass (the pass's order and sampling seed, so a run seeded by the engine, and one
+    resumed from its checkpoint, sees the same batches whatever ``num_workers``), a seed per batch
+    (workers need no coordination) and the worker processes."""
+
+    def _setup(self, adj: Adj, fanouts: Sequence[int], batch_size: int, x: Optional[Tensor], replace: bool,
+               weighted: bool, num_workers: int, seed: int) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+        fanouts = check_fanouts(fanouts)
+        if adj.shape[0] != adj.shape[1]:
+            raise ValueError(f"neighbour sampling needs a square graph, got {adj.shape}")
+        if x is not None and (not isinstance(x, Tensor) or x.size(0) != adj.shape[0]):
+            got = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x must be a tensor with one row per node ({adj.shape[0]}), got {got}")
+        if weighted and adj.value is None:
+            raise ValueError("weighted sampling needs edge weights (data.edge_weight, or an Adj with values)")
+        self.adj, self.x = adj, x
+        self.fanouts, self.batch_size = fanouts, batch_size
+        self.replace, self.weighted = bool(replace), bool(weighted)
+        self.num_workers, self.seed, self._pass_seed = num_workers, int(seed), 0
+
+    def _blocks(self, seeds: Tensor, b: int):
+        """``(blocks, n_id, x of n_id)`` of batch ``b``'s seed nodes."""
+        blocks = ops.sample_neighbors(self.adj, seeds, self.fanouts, self.replace, self.weighted,
+                                      int(mix64(torch.tensor(b + 1) * PHI + self._pass_seed)))
+        n_id = blocks[0][1]
+        return [block for block, _, _ in blocks], n_id, None if self.x is None else self.x.index_select(0, n_id)
+
+    def _new_pass(self) -> None:
+        """Draw what the pass needs from torch's global generator (after the pass's seed)."""
+
+    def __iter__(self) -> Iterator[Batch]:
+        draw = int(torch.randint(0, 2 ** 62, ()))  # the pass's number, from the global generator
+        self._pass_seed = (self.seed * 0x9E3779B1 + draw) % 2 ** 62
+        self._new_pass()
+        if self.num_workers == 0:
+            return (self[b] for b in range(len(self)))
+        from torch.utils.data import DataLoader
+        return iter(DataLoader(_Batches(self), batch_size=None, num_workers=self.num_workers,
+                               collate_fn=_identity, prefetch_factor=4))
+
+
+class NeighborLoader(_SampledLoader):
     """Batches of ``batch_size`` seed nodes, each with ``len(fanouts)`` hops of sampled
     in-neighbours: a :class:`Batch` whose ``adj`` is the list of blocks (input layer first; block
     ``l`` is an :class:`~graphkit.Adj` ``(num_dst_l, num_src_l)`` whose first ``num_dst_l``
@@ -68,14 +125,6 @@ class NeighborLoader:
                  input_nodes: Union[Tensor, Sequence[int], None] = None, x: Optional[Tensor] = None,
                  y: Optional[Tensor] = None, replace: bool = False, weighted: bool = False, drop_last: bool = False,
                  num_workers: int = 0, seed: int = 0):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
-        if isinstance(fanouts, int) or not len(fanouts):
-            raise ValueError(f"fanouts must be a non-empty list of ints (neighbours per hop), got {fanouts!r}")
-        if any(isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1 for f in fanouts):
-            raise ValueError(f"every fanout must be a positive int or -1 (all neighbours), got {list(fanouts)}")
         if isinstance(data, Adj):
             adj = data
         else:
@@ -83,49 +132,78 @@ class NeighborLoader:
             adj = to_adj(data.edge_index, data.num_nodes, edge_weight=weight)
             x = getattr(data, "x", None) if x is None else x
             y = getattr(data, "y", None) if y is None else y
-        if adj.shape[0] != adj.shape[1]:
-            raise ValueError(f"neighbour sampling needs a square graph, got {adj.shape}")
-        num_nodes = adj.shape[0]
-        for t, name in ((x, "x"), (y, "y")):
-            if t is not None and (not isinstance(t, Tensor) or t.size(0) != num_nodes):
-                got = list(t.shape) if isinstance(t, Tensor) else type(t).__name__
-                raise ValueError(f"{name} must be a tensor with one row per node ({num_nodes}), got {got}")
-        if weighted and adj.value is None:
-            raise ValueError("weighted sampling needs edge weights (data.edge_weight, or an Adj with values)")
-        self.adj, self.x, self.y = adj, x, y
-        self.fanouts, self.batch_size, self.shuffle = [int(f) for f in fanouts], batch_size, shuffle
-        self.replace, self.weighted, self.drop_last = bool(replace), bool(weighted), drop_last
-        self.num_workers, self.seed = num_workers, int(seed)
-        self.input_nodes = _node_ids(input_nodes, num_nodes)
+        self._setup(adj, fanouts, batch_size, x, replace, weighted, num_workers, seed)
+        if y is not None and (not isinstance(y, Tensor) or y.size(0) != adj.shape[0]):
+            got = list(y.shape) if isinstance(y, Tensor) else type(y).__name__
+            raise ValueError(f"y must be a tensor with one row per node ({adj.shape[0]}), got {got}")
+        self.y, self.shuffle, self.drop_last = y, shuffle, drop_last
+        self.input_nodes = _node_ids(input_nodes, adj.shape[0])
         if self.input_nodes.numel() == 0:
             raise ValueError("the loader has no seed nodes (input_nodes is empty)")
-        self._order, self._pass_seed = self.input_nodes, 0
+        self._order = self.input_nodes
 
     def __len__(self) -> int:
         full, rest = divmod(self.input_nodes.numel(), self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
-    def sample(self, seeds: Tensor, seed: int) -> Batch:
-        """The batch of the seed nodes ``seeds`` ``[B]``, its draws made with ``seed``."""
-        from .. import ops
-        blocks = ops.sample_neighbors(self.adj, seeds, self.fanouts, self.replace, self.weighted, seed)
-        n_id = blocks[0][1]
-        return Batch([b for b, _, _ in blocks], x=None if self.x is None else self.x.index_select(0, n_id),
-                     y=None if self.y is None else self.y.index_select(0, seeds), n_id=n_id)
+    def _new_pass(self) -> None:
+        self._order = self.input_nodes[torch.randperm(self.input_nodes.numel())] if self.shuffle else self.input_nodes
 
     def __getitem__(self, b: int) -> Batch:  # batch b of the current pass (what the workers call)
         seeds = self._order[b * self.batch_size:(b + 1) * self.batch_size]
-        return self.sample(seeds, int(mix64(torch.tensor(b + 1) * PHI + self._pass_seed)))
+        blocks, n_id, x = self._blocks(seeds, b)
+        return Batch(blocks, x=x, y=None if self.y is None else self.y.index_select(0, seeds), n_id=n_id)
 
-    def __iter__(self) -> Iterator[Batch]:
-        draw = int(torch.randint(0, 2 ** 62, ()))  # the pass's number, from the global generator
-        self._order = self.input_nodes[torch.randperm(self.input_nodes.numel())] if self.shuffle else self.input_nodes
-        self._pass_seed = (self.seed * 0x9E3779B1 + draw) % 2 ** 62
-        if self.num_workers == 0:
-            return (self[b] for b in range(len(self)))
-        from torch.utils.data import DataLoader
-        return iter(DataLoader(_Batches(self), batch_size=None, num_workers=self.num_workers,
-                               collate_fn=_identity, prefetch_factor=4))
+
+class LinkNeighborLoader(_SampledLoader):
+    """Batches of ``batch_size`` training edges with as many negatives, each batch with the sampled
+    neighbourhoods of its pairs' endpoints (PyG's ``LinkNeighborLoader``): a :class:`Batch` whose
+    ``adj`` is the block list of the distinct endpoints (in ascending id order; they are the last
+    block's targets), ``x`` and ``n_id`` those of the input layer's sources, and ``pos`` ``[2, B]``,
+    ``neg`` ``[2, B]`` the pairs as positions among the endpoints, so that an encoder's output
+    ``h`` (one row per endpoint) scores them as it would score global ids on the full graph.
+
+    Args:
+        adj: the training graph (both directions of every training edge).
+        edges: ``[2, E]`` the training edges (one direction each).
+        fanouts, batch_size, x, replace, weighted, num_workers, seed: as :class:`NeighborLoader`.
+        shuffle: a new order of the edges every pass.
+
+    Every pass draws one negative per training edge (PyG's ``negative_sampling`` over ``adj``'s
+    edges), as the full-graph :class:`~graphkit.loader.EdgeBatchLoader` does.
+    """
+
+    def __init__(self, adj: Adj, edges: Tensor, fanouts: Sequence[int], batch_size: int, x: Optional[Tensor] = None,
+                 shuffle: bool = True, replace: bool = False, weighted: bool = False, num_workers: int = 0,
+                 seed: int = 0):
+        self._setup(adj, fanouts, batch_size, x, replace, weighted, num_workers, seed)
+        if not isinstance(edges, Tensor) or edges.dim() != 2 or edges.shape[0] != 2 or edges.shape[1] == 0:
+            raise ValueError(f"edges must be a non-empty [2, E] tensor of node ids, got "
+                             f"{list(edges.shape) if isinstance(edges, Tensor) else type(edges).__name__}")
+        if int(edges.min()) < 0 or int(edges.max()) >= adj.shape[0]:
+            raise ValueError(f"edges must hold node ids in [0, {adj.shape[0]}), got {int(edges.min())} .. "
+                             f"{int(edges.max())}")
+        self.edges, self.shuffle = edges.long(), shuffle
+        self._order, self._negatives = torch.arange(edges.shape[1]), None
+
+    def __len__(self) -> int:
+        return -(-self.edges.shape[1] // self.batch_size)
+
+    def _new_pass(self) -> None:
+        from torch_geometric.utils import negative_sampling
+        row, col = self.adj.col, self.adj.row  # the graph's edges, source -> target
+        self._negatives = negative_sampling(torch.stack([row, col]), self.adj.shape[0],
+                                            num_neg_samples=self.edges.shape[1])
+        count = self.edges.shape[1]
+        self._order = torch.randperm(count) if self.shuffle else torch.arange(count)
+
+    def __getitem__(self, b: int) -> Batch:
+        chunk = self._order[b * self.batch_size:(b + 1) * self.batch_size]
+        pos = self.edges[:, chunk]
+        neg = self._negatives[:, chunk[chunk < self._negatives.shape[1]]]
+        seeds, local = torch.unique(torch.cat([pos, neg], dim=1), return_inverse=True)  # local: [2, P + Q]
+        blocks, n_id, x = self._blocks(seeds, b)
+        return Batch(blocks, x=x, pos=local[:, :pos.shape[1]], neg=local[:, pos.shape[1]:], n_id=n_id)
 
 
 class _Batches(torch.utils.data.Dataset):

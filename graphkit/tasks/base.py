@@ -17,11 +17,24 @@ from sklearn.base import BaseEstimator
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..loader import check_fanouts
 from ..nn.models import MODELS, build_model
 from ..train import Engine, Report, RunResult
 from ..utils import fingerprint
 
 ModelSpec = Union[str, nn.Module, Callable[[int, int], nn.Module]]
+
+
+def check_sampling(config) -> None:
+    """Validate (and normalise) a task config's mini-batch keys: ``fanouts`` (``None``: full
+    batch), ``inference_batch_size``, ``num_workers``."""
+    if config.fanouts is not None:
+        config.fanouts = check_fanouts(config.fanouts)
+    if isinstance(config.inference_batch_size, bool) or not isinstance(config.inference_batch_size, int) or \
+            config.inference_batch_size < 1:
+        raise ValueError(f"inference_batch_size must be a positive int, got {config.inference_batch_size!r}")
+    if isinstance(config.num_workers, bool) or not isinstance(config.num_workers, int) or config.num_workers < 0:
+        raise ValueError(f"num_workers must be an int >= 0, got {config.num_workers!r}")
 
 
 def model_name(model: ModelSpec) -> str:

@@ -22,13 +22,22 @@ from torch_geometric.data import Data
 
 from ..adj import Adj, check_edge_index, check_features
 from ..evaluate.link_prediction import link_prediction
-from ..loader import Batch, EdgeBatchLoader, pair_loader
+from ..loader import Batch, EdgeBatchLoader, LinkNeighborLoader, pair_loader
 from ..nn.link import DotPredictor, MLPPredictor, NCNCPredictor, NCNPredictor
 from ..train import Report, Task, TrainConfig, layer, split_config
 from ..transforms import link_split
 from ..utils import fingerprint, seed_everything
 from . import presets
-from .base import ModelSpec, TaskEstimator, check_model_spec, instantiate, model_fingerprint, model_name, reported_runs
+from .base import (
+    ModelSpec,
+    TaskEstimator,
+    check_model_spec,
+    check_sampling,
+    instantiate,
+    model_fingerprint,
+    model_name,
+    reported_runs,
+)
 
 PREDICTORS = ("dot", "mlp", "ncn", "ncnc")
 REPORTED = ("hits@20", "hits@50", "hits@100", "mrr", "auc", "ap")
@@ -52,17 +61,30 @@ class LinkPredictionConfig(TrainConfig):
         batch_size: training edges per step (with as many negatives).
         eval_batch_size: pairs scored per predictor call when evaluating.
         mask_input: remove a batch's target edges from the graph its forward pass sees (NCN).
+        fanouts: ``None``: the encoder runs over the whole graph at every step; else over the
+            sampled neighbourhoods of the batch's endpoints (:class:`~graphkit.loader.LinkNeighborLoader`),
+            one hop per layer, and evaluation encodes all nodes layer by layer
+            (``inference_batch_size`` targets per batch). Predictors ``dot`` and ``mlp`` (NCN and
+            NCNC read common neighbours of the whole graph).
+        inference_batch_size, num_workers: as :class:`~graphkit.tasks.NodeClassification`'s config.
     """
 
     metric: str = "hits@100"
     batch_size: int = 65536
     eval_batch_size: int = 65536
     mask_input: bool = False
+    fanouts: Optional[List[int]] = None
+    inference_batch_size: int = 4096
+    num_workers: int = 0
 
     def __post_init__(self):
         super().__post_init__()
         if self.eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be at least 1, got {self.eval_batch_size}")
+        check_sampling(self)
+        if self.fanouts is not None and self.mask_input:
+            raise ValueError("mask_input removes a batch's edges from the whole graph the encoder sees; with fanouts "
+                             "the encoder sees sampled neighbourhoods: set one of them")
 
 
 class LinkModel(nn.Module):
@@ -89,8 +111,17 @@ class LinkModel(nn.Module):
         parts = [self.embedding, self.encoder]
         return [{"params": list(part.parameters())} for part in parts if part is not None] + [head]
 
-    def encode(self, x: Optional[Tensor], adj: Adj) -> Tensor:
-        return self.encoder(self.embedding.weight if self.embedding is not None else x, adj)
+    def encode(self, x: Optional[Tensor], adj, n_id: Optional[Tensor] = None,
+               inference_batch_size: Optional[int] = None) -> Tensor:
+        """The encoder's output: over the whole graph, over a sampled batch's blocks (``adj`` a
+        list; ``n_id`` the input layer's nodes, whose embedding rows are read), or layer by layer
+        over the whole graph (``inference_batch_size``, for an encoder with ``inference``)."""
+        if self.embedding is not None:
+            x = self.embedding.weight if n_id is None else self.embedding.weight.index_select(0, n_id)
+        inference = getattr(self.encoder, "inference", None)
+        if inference_batch_size is not None and callable(inference) and not isinstance(adj, list):
+            return inference(x, adj, batch_size=inference_batch_size)
+        return self.encoder(x, adj)
 
     def score(self, h: Tensor, adj: Adj, pairs: Tensor, batch_size: int) -> Tensor:
         return torch.cat([self.head(h, adj, pairs[:, s:s + batch_size]) for s in range(0, pairs.shape[1], batch_size)])
@@ -141,15 +172,17 @@ class LinkPredictionTask(Task):
     """``-log sigmoid(pos) - log sigmoid(-neg)`` (means over a batch's edges and negatives);
     evaluation: :func:`graphkit.evaluate.link_prediction` of a split's positive and negative pairs."""
 
-    def __init__(self, metric: str, eval_batch_size: int):
+    def __init__(self, metric: str, eval_batch_size: int, inference_batch_size: Optional[int] = None):
         self.monitor = ((metric, "max"),)
         self.metrics = sorted(set(REPORTED) | {metric})
-        self.eval_batch_size = eval_batch_size
+        self.eval_batch_size, self.inference_batch_size = eval_batch_size, inference_batch_size
 
     def training_step(self, model: LinkModel, batch: Batch) -> Tensor:
-        h = model.encode(batch.x, batch.adj)
-        pos = model.head(h, batch.adj, batch.pos)
-        neg = model.head(h, batch.adj, batch.neg)
+        sampled = isinstance(batch.adj, list)  # pairs index the batch's endpoints; the head gets no graph
+        h = model.encode(batch.x, batch.adj, batch.n_id if sampled else None)
+        graph = None if sampled else batch.adj
+        pos = model.head(h, graph, batch.pos)
+        neg = model.head(h, graph, batch.neg)
         return -F.logsigmoid(pos).mean() - F.logsigmoid(-neg).mean()
 
     def batch_size(self, batch: Batch) -> int:
@@ -157,7 +190,7 @@ class LinkPredictionTask(Task):
 
     def evaluate(self, model: LinkModel, loader: Iterable[Batch]) -> Dict[str, float]:
         [batch] = list(loader)
-        h = model.encode(batch.x, batch.adj)
+        h = model.encode(batch.x, batch.adj, inference_batch_size=self.inference_batch_size)
         pos = model.score(h, batch.adj, batch.pos, self.eval_batch_size)
         neg = model.score(h, batch.adj, batch.neg, self.eval_batch_size)
         return link_prediction(pos, neg, self.metrics)
@@ -208,7 +241,11 @@ class LinkPrediction(TaskEstimator):
             - set(_ENCODER_KEYS) - set(_PREDICTOR_KEYS)
         if unknown:
             raise ValueError(f"unknown hyperparameters {sorted(unknown)}; known: {sorted(preset)}")
-        return split_config(LinkPredictionConfig, layer(preset, self.config))
+        merged = layer(preset, self.config)
+        if merged.get("fanouts") is not None and self._predictor_name() in ("ncn", "ncnc"):
+            raise ValueError(f"predictor {self._predictor_name()!r} reads the common neighbours of the whole graph; "
+                             "mini-batch training (fanouts) takes 'dot' or 'mlp'")
+        return split_config(LinkPredictionConfig, merged)
 
     def fit(self, data: Data) -> Report:
         if self.runs < 1:
@@ -227,7 +264,8 @@ class LinkPrediction(TaskEstimator):
         identity = {"task": "link-prediction", **meta, "config": self.config_,
                     "model_spec": [model_fingerprint(self.model), model_fingerprint(self.predictor)],
                     "data": fingerprint(data.edge_index, x, getattr(data, "split_edge", None))}
-        task = LinkPredictionTask(train.metric, train.eval_batch_size)
+        task = LinkPredictionTask(train.metric, train.eval_batch_size,
+                                  None if train.fanouts is None else train.inference_batch_size)
 
         def run(seed: int):
             if seed in reported:
@@ -238,6 +276,9 @@ class LinkPrediction(TaskEstimator):
                                      hparams)
             loader = EdgeBatchLoader(split.train, split.num_nodes, train.batch_size, x, train.mask_input)
             adj = loader.graph.adj
+            if train.fanouts is not None:
+                loader = LinkNeighborLoader(adj, split.train, train.fanouts, train.batch_size, x,
+                                            num_workers=train.num_workers, seed=seed)
             engine = self._engine(train, identity, f"seed{seed}", f"{meta['model']}+{meta['predictor']} seed {seed}")
             result = engine.fit(task, model, loader, pair_loader(adj, split.valid, split.valid_neg, x),
                                 pair_loader(adj, split.test, split.test_neg, x), seed=seed)

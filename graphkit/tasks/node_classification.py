@@ -23,7 +23,7 @@ from ..loader import Batch, FullGraphLoader, NeighborLoader
 from ..train import Report, Task, TrainConfig, layer, split_config
 from ..utils import fingerprint, seed_everything
 from . import presets
-from .base import ModelSpec, TaskEstimator, check_model_spec, instantiate, model_fingerprint, model_name
+from .base import ModelSpec, TaskEstimator, check_model_spec, check_sampling, instantiate, model_fingerprint, model_name
 
 SELECTIONS = ("accuracy", "loss")
 _ALWAYS_ALLOWED = {"norm", "residual", "jk"}  # BasicGNN options no preset table lists
@@ -55,18 +55,9 @@ class NodeClassificationConfig(TrainConfig):
         super().__post_init__()
         if self.select not in SELECTIONS:
             raise ValueError(f"select must be one of {SELECTIONS}, got {self.select!r}")
-        for name in ("batch_size", "inference_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
-            raise ValueError(f"num_workers must be an int >= 0, got {self.num_workers!r}")
-        if self.fanouts is not None:
-            if isinstance(self.fanouts, (int, str)) or not len(self.fanouts) or any(
-                    isinstance(f, bool) or not isinstance(f, int) or f == 0 or f < -1 for f in self.fanouts):
-                raise ValueError(f"fanouts must be a non-empty list of positive ints or -1 (all neighbours), "
-                                 f"got {self.fanouts!r}")
-            self.fanouts = list(self.fanouts)
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
+        check_sampling(self)
 
 
 class NodeClassificationTask(Task):

@@ -48,6 +48,25 @@ def test_loader_covers_every_seed_once_follows_the_global_generator_and_workers_
     assert len(dropped) == 5 and all(b.y.numel() == 25 for b in dropped)
 
 
+def test_loader_progress_bar_shows_batches_and_sampled_edges_per_second(capsys, monkeypatch):
+    import tqdm.auto
+    drawn = []
+
+    class Recording(tqdm.auto.tqdm):  # what the bar is told, whatever it draws between its refreshes
+        def set_postfix(self, **kwargs):
+            drawn.append(kwargs)
+            super().set_postfix(**kwargs)
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    data = _data()
+    torch.manual_seed(5)
+    quiet = [b.n_id for b in NeighborLoader(data, [4, 3], batch_size=50)]
+    torch.manual_seed(5)
+    shown = [b.n_id for b in NeighborLoader(data, [4, 3], batch_size=50, progress=True)]
+    assert all(torch.equal(a, b) for a, b in zip(quiet, shown))
+    assert "NeighborLoader" in capsys.readouterr().err and len(drawn) == 8
+    assert all(float(d["edges_per_s"].replace(",", "")) > 0 for d in drawn)
+
+
 @pytest.mark.parametrize("model", ["sage", "gin", "gat", "gcn"])
 @pytest.mark.parametrize("options", [{}, {"jk": "cat"}, {"residual": True, "norm": "batch"}])
 def test_whole_neighbourhood_blocks_give_the_full_graph_outputs(model, options):

@@ -68,6 +68,7 @@ class _SampledLoader:
         self.fanouts, self.batch_size = fanouts, batch_size
         self.replace, self.weighted = bool(replace), bool(weighted)
         self.num_workers, self.seed, self._pass_seed = num_workers, int(seed), 0
+        self.progress = False
 
     def _blocks(self, seeds: Tensor, b: int):
         """``(blocks, n_id, x of n_id)`` of batch ``b``'s seed nodes."""
@@ -84,10 +85,26 @@ class _SampledLoader:
         self._pass_seed = (self.seed * 0x9E3779B1 + draw) % 2 ** 62
         self._new_pass()
         if self.num_workers == 0:
-            return (self[b] for b in range(len(self)))
-        from torch.utils.data import DataLoader
-        return iter(DataLoader(_Batches(self), batch_size=None, num_workers=self.num_workers,
-                               collate_fn=_identity, prefetch_factor=4))
+            batches = (self[b] for b in range(len(self)))
+        else:
+            from torch.utils.data import DataLoader
+            batches = iter(DataLoader(_Batches(self), batch_size=None, num_workers=self.num_workers,
+                                      collate_fn=_identity, prefetch_factor=4))
+        return self._with_progress(batches) if self.progress else batches
+
+    def _with_progress(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """The pass's batches under a progress bar of batches/s and sampled edges/s (the rate at which
+        the training loop consumes them, sampling included)."""
+        import time
+
+        from tqdm.auto import tqdm
+        start, edges = time.perf_counter(), 0
+        with tqdm(total=len(self), desc=type(self).__name__, unit="batch", leave=False) as bar:
+            for batch in batches:
+                edges += sum(block.num_edges for block in batch.adj)
+                bar.set_postfix(edges_per_s=f"{edges / max(time.perf_counter() - start, 1e-9):,.0f}", refresh=False)
+                bar.update()
+                yield batch
 
 
 class NeighborLoader(_SampledLoader):
@@ -114,6 +131,7 @@ class NeighborLoader(_SampledLoader):
         num_workers: worker processes that sample and gather batches ahead of the training step
             (``torch.utils.data.DataLoader``'s); ``0`` samples in this process.
         seed: the base seed of the draws.
+        progress: a progress bar over each pass's batches, with batches/s and sampled edges/s.
 
     Every pass draws one number from torch's global generator (the shuffle and the pass's sampling
     seed): a run seeded by the engine, and resumed from its checkpoint, sees the batches an
@@ -124,7 +142,7 @@ class NeighborLoader(_SampledLoader):
     def __init__(self, data, fanouts: Sequence[int], batch_size: int, shuffle: bool = False,
                  input_nodes: Union[Tensor, Sequence[int], None] = None, x: Optional[Tensor] = None,
                  y: Optional[Tensor] = None, replace: bool = False, weighted: bool = False, drop_last: bool = False,
-                 num_workers: int = 0, seed: int = 0):
+                 num_workers: int = 0, seed: int = 0, progress: bool = False):
         if isinstance(data, Adj):
             adj = data
         else:
@@ -136,7 +154,7 @@ class NeighborLoader(_SampledLoader):
         if y is not None and (not isinstance(y, Tensor) or y.size(0) != adj.shape[0]):
             got = list(y.shape) if isinstance(y, Tensor) else type(y).__name__
             raise ValueError(f"y must be a tensor with one row per node ({adj.shape[0]}), got {got}")
-        self.y, self.shuffle, self.drop_last = y, shuffle, drop_last
+        self.y, self.shuffle, self.drop_last, self.progress = y, shuffle, drop_last, progress
         self.input_nodes = _node_ids(input_nodes, adj.shape[0])
         if self.input_nodes.numel() == 0:
             raise ValueError("the loader has no seed nodes (input_nodes is empty)")
@@ -166,7 +184,7 @@ class LinkNeighborLoader(_SampledLoader):
     Args:
         adj: the training graph (both directions of every training edge).
         edges: ``[2, E]`` the training edges (one direction each).
-        fanouts, batch_size, x, replace, weighted, num_workers, seed: as :class:`NeighborLoader`.
+        fanouts, batch_size, x, replace, weighted, num_workers, seed, progress: as :class:`NeighborLoader`.
         shuffle: a new order of the edges every pass.
 
     Every pass draws one negative per training edge (PyG's ``negative_sampling`` over ``adj``'s
@@ -175,8 +193,9 @@ class LinkNeighborLoader(_SampledLoader):
 
     def __init__(self, adj: Adj, edges: Tensor, fanouts: Sequence[int], batch_size: int, x: Optional[Tensor] = None,
                  shuffle: bool = True, replace: bool = False, weighted: bool = False, num_workers: int = 0,
-                 seed: int = 0):
+                 seed: int = 0, progress: bool = False):
         self._setup(adj, fanouts, batch_size, x, replace, weighted, num_workers, seed)
+        self.progress = progress
         if not isinstance(edges, Tensor) or edges.dim() != 2 or edges.shape[0] != 2 or edges.shape[1] == 0:
             raise ValueError(f"edges must be a non-empty [2, E] tensor of node ids, got "
                              f"{list(edges.shape) if isinstance(edges, Tensor) else type(edges).__name__}")

@@ -278,7 +278,7 @@ class LinkPrediction(TaskEstimator):
             adj = loader.graph.adj
             if train.fanouts is not None:
                 loader = LinkNeighborLoader(adj, split.train, train.fanouts, train.batch_size, x,
-                                            num_workers=train.num_workers, seed=seed)
+                                            num_workers=train.num_workers, seed=seed, progress=self.progress)
             engine = self._engine(train, identity, f"seed{seed}", f"{meta['model']}+{meta['predictor']} seed {seed}")
             result = engine.fit(task, model, loader, pair_loader(adj, split.valid, split.valid_neg, x),
                                 pair_loader(adj, split.test, split.test_neg, x), seed=seed)

@@ -234,7 +234,8 @@ class NodeClassification(TaskEstimator):
             loaders = [FullGraphLoader(Batch(adj, x=data.x, y=y, mask=m)) for m in masks]
             if train.fanouts is not None:  # mini-batches of sampled neighbourhoods; layer-wise evaluation
                 loaders[0] = NeighborLoader(adj, train.fanouts, train.batch_size, shuffle=True, input_nodes=masks[0],
-                                            x=data.x, y=y, num_workers=train.num_workers, seed=seed)
+                                            x=data.x, y=y, num_workers=train.num_workers, seed=seed,
+                                            progress=self.progress)
             seed_everything(seed)
             model = instantiate(self.model, data.num_features, num_classes, hparams)
             engine = self._engine(train, identity, f"split{split_index}-seed{seed}", f"split {split_index} seed {seed}")

@@ -45,3 +45,12 @@ def test_graph_classification_notebook(tmp_path):
         # well above always answering the majority class (125 of 188: 66.5 %); seeded, the same on
         # every run (GIN 84.1, BondGIN 77.7 here)
         assert 72 < mean <= 100, (model, mean)
+
+
+def test_large_graphs_notebook(tmp_path):
+    text, images = _run("large_graphs.ipynb", tmp_path)
+    assert images and (tmp_path / "large-graphs.png").stat().st_size > 0
+    assert "R-MAT: 1000000 nodes, 10000000 edges" in text
+    assert len(re.findall(r"^layer \d: block", text, re.M)) == 3
+    accuracy = float(re.search(r"final test accuracy ([\d.]+) %", text).group(1))
+    assert accuracy > 80, accuracy  # CSBM at homophily 0.8: chance is 20 %

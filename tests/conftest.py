@@ -118,3 +118,14 @@ def pytest_terminal_summary(terminalreporter):
     plural = {"deep crash": "deep crashes"}
     terminalreporter.write_line(f"{len(_hostile_tally)} cases: " + ", ".join(
         f"{n} {kind if n == 1 else plural.get(kind, kind + 's')}" for kind, n in counts.items()))
+
+
+def same_runs(a: dict, b: dict) -> None:
+    """Two reports hold the same runs (all but timing and memory), figures and config."""
+    timing = {"seconds", "seconds_per_epoch", "peak_rss_mib"}
+    for x, y in zip(a["runs"], b["runs"]):
+        assert {k: v for k, v in x.items() if k not in timing | {"history"}} == \
+            {k: v for k, v in y.items() if k not in timing | {"history"}}
+        assert {k: v for k, v in x["history"].items() if k != "epoch_seconds"} == \
+            {k: v for k, v in y["history"].items() if k != "epoch_seconds"}
+    assert a["test"] == b["test"] and a["valid"] == b["valid"] and a["config"] == b["config"]

@@ -20,7 +20,7 @@ from graphkit.nn import GCNConv, SAGEConv
 from graphkit.tasks import LinkPrediction, NodeClassification
 from graphkit.train import Selection, TrainConfig
 
-from conftest import REPO, need_dataset
+from conftest import REPO, need_dataset, same_runs
 
 
 class TwoLayer(nn.Module):
@@ -241,16 +241,6 @@ def _kill_after_first_checkpoint(args, ckpt: Path, env) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def _same_runs(a: dict, b: dict) -> None:
-    timing = {"seconds", "seconds_per_epoch", "peak_rss_mib"}
-    for x, y in zip(a["runs"], b["runs"]):
-        assert {k: v for k, v in x.items() if k not in timing | {"history"}} == \
-            {k: v for k, v in y.items() if k not in timing | {"history"}}
-        assert {k: v for k, v in x["history"].items() if k != "epoch_seconds"} == \
-            {k: v for k, v in y["history"].items() if k != "epoch_seconds"}
-    assert a["test"] == b["test"] and a["valid"] == b["valid"] and a["config"] == b["config"]
-
-
 @pytest.mark.parametrize("task,args", [
     ("node-classification", ["--dataset", "csbm", "--model", "gcn", "--set", "epochs=300", "patience=none"]),
     ("link-prediction", ["--dataset", "csbm", "--model", "gcn", "--predictor", "mlp", "--set", "epochs=12",
@@ -268,7 +258,7 @@ def test_kill_9_and_rerun_gives_the_uninterrupted_report(task, args, tmp_path):
     rerun = subprocess.run([sys.executable, "-m", "graphkit", *resumable], cwd=REPO, env=env, capture_output=True,
                            text=True)
     assert rerun.returncode == 0, rerun.stderr
-    _same_runs(json.loads((tmp_path / "r.json").read_text()), json.loads((tmp_path / "plain.json").read_text()))
+    same_runs(json.loads((tmp_path / "r.json").read_text()), json.loads((tmp_path / "plain.json").read_text()))
 
 
 def test_one_merge_rule_for_command_line_overrides(tmp_path):

@@ -5,6 +5,8 @@ import argparse
 import sys
 from typing import List, Optional
 
+import torch
+
 from .. import datasets
 from ..nn.models import MODELS
 from ..tasks import NodeClassification, presets
@@ -69,6 +71,13 @@ def _tables(path) -> set:
 
 def _cmd_train_node(args: argparse.Namespace) -> int:
     check_outputs(args)
+    main_rank = True
+    if args.ddp:  # one process of torchrun's: every rank trains its shard, rank 0 reports
+        from ..train import distributed
+        rank, world = distributed.init_from_env()
+        main_rank = rank == 0
+        if main_rank:
+            print(f"data-parallel: {world} processes ({torch.distributed.get_backend()})", file=sys.stderr)
     data = _load_dataset(args)
     model = load_model(args.model)
     base = None
@@ -76,11 +85,18 @@ def _cmd_train_node(args: argparse.Namespace) -> int:
         table = presets.dataset_table_path(data.name)
         base = presets.node_classification(model, data.name)
         source = f"the {model} preset" + (f" + [{model}] of {table}" if table and model in _tables(table) else "")
-        print(f"hyperparameters: {source}", file=sys.stderr)
+        if main_rank:
+            print(f"hyperparameters: {source}", file=sys.stderr)
     trainer = NodeClassification(model, config=overrides(args, args.model, base), runs=args.runs, seed=args.seed,
-                                 splits=args.split_index, checkpoint_dir=args.checkpoint_dir, progress=not args.quiet,
-                                 **checkpoint_cadence(args))
-    report = trainer.fit(data)
+                                 splits=args.split_index, checkpoint_dir=args.checkpoint_dir,
+                                 progress=not args.quiet and main_rank, **checkpoint_cadence(args))
+    try:
+        report = trainer.fit(data)
+    finally:
+        if args.ddp:
+            torch.distributed.destroy_process_group()
+    if not main_rank:
+        return 0
     rows = [[r.split_index, r.seed, r.epochs, r.best_epoch, f"{100 * r.valid['accuracy']:.2f}",
              f"{100 * r.test['accuracy']:.2f}", f"{r.seconds:.1f}"] for r in report.runs]
     print(f"{report.model} on {report.dataset} ({report.meta['split']} split), {len(report.runs)} run(s)")
@@ -115,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which of the fixed splits to run (default: all, e.g. the 10 geom-gcn splits)")
     add_run_arguments(p, runs_help="seeds per split", json_help="write the report as JSON here",
                       plot_help="draw the training curves into this image file (.png/.pdf/.svg)")
+    p.add_argument("--ddp", action="store_true",
+                   help="data-parallel training, one process of torchrun's: torchrun --standalone "
+                        "--nproc-per-node=N -m graphkit train node-classification ... --ddp (mini-batches: "
+                        "--set 'fanouts=[15, 10]' batch_size=1024)")
     p.set_defaults(func=_cmd_train_node)
 
     evaluate = add_embed_commands(sub)

@@ -48,7 +48,11 @@ class _SampledLoader:
     """What the sampled loaders share: the graph, the fanouts, one draw from torch's global
     generator per pass (the pass's order and sampling seed, so a run seeded by the engine, and one
     resumed from its checkpoint, sees the same batches whatever ``num_workers``), a seed per batch
-    (workers need no coordination) and the worker processes."""
+    (workers need no coordination), the worker processes, and in a distributed run
+    (``torch.distributed`` initialised) this rank's shard of each pass: every rank draws the same
+    order, pads it by wrapping around to a multiple of the world size (as PyTorch's
+    ``DistributedSampler``) and takes every ``world_size``-th item from its rank on, so every rank
+    has as many batches and none waits for another at the gradients' all-reduce."""
 
     def _setup(self, adj: Adj, fanouts: Sequence[int], batch_size: int, x: Optional[Tensor], replace: bool,
                weighted: bool, num_workers: int, seed: int) -> None:
@@ -69,11 +73,26 @@ class _SampledLoader:
         self.replace, self.weighted = bool(replace), bool(weighted)
         self.num_workers, self.seed, self._pass_seed = num_workers, int(seed), 0
         self.progress = False
+        dist = torch.distributed
+        self.rank, self.world_size = ((dist.get_rank(), dist.get_world_size())
+                                      if dist.is_available() and dist.is_initialized() else (0, 1))
+
+    def _shard(self, order: Tensor) -> Tensor:
+        """This rank's share of a pass's ``order`` (all of it outside a distributed run)."""
+        if self.world_size == 1:
+            return order
+        padded = -(-order.numel() // self.world_size) * self.world_size
+        return order[torch.arange(padded) % order.numel()][self.rank::self.world_size]
+
+    def _share(self, count: int) -> int:
+        """How many of a pass's ``count`` items this rank takes (the padded share)."""
+        return -(-count // self.world_size)
 
     def _blocks(self, seeds: Tensor, b: int):
         """``(blocks, n_id, x of n_id)`` of batch ``b``'s seed nodes."""
+        index = b * self.world_size + self.rank + 1  # the batch's number among all ranks' batches of the pass
         blocks = ops.sample_neighbors(self.adj, seeds, self.fanouts, self.replace, self.weighted,
-                                      int(mix64(torch.tensor(b + 1) * PHI + self._pass_seed)))
+                                      int(mix64(torch.tensor(index) * PHI + self._pass_seed)))
         n_id = blocks[0][1]
         return [block for block, _, _ in blocks], n_id, None if self.x is None else self.x.index_select(0, n_id)
 
@@ -161,11 +180,12 @@ class NeighborLoader(_SampledLoader):
         self._order = self.input_nodes
 
     def __len__(self) -> int:
-        full, rest = divmod(self.input_nodes.numel(), self.batch_size)
+        full, rest = divmod(self._share(self.input_nodes.numel()), self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
     def _new_pass(self) -> None:
-        self._order = self.input_nodes[torch.randperm(self.input_nodes.numel())] if self.shuffle else self.input_nodes
+        order = self.input_nodes[torch.randperm(self.input_nodes.numel())] if self.shuffle else self.input_nodes
+        self._order = self._shard(order)
 
     def __getitem__(self, b: int) -> Batch:  # batch b of the current pass (what the workers call)
         seeds = self._order[b * self.batch_size:(b + 1) * self.batch_size]
@@ -206,7 +226,7 @@ class LinkNeighborLoader(_SampledLoader):
         self._order, self._negatives = torch.arange(edges.shape[1]), None
 
     def __len__(self) -> int:
-        return -(-self.edges.shape[1] // self.batch_size)
+        return -(-self._share(self.edges.shape[1]) // self.batch_size)
 
     def _new_pass(self) -> None:
         from torch_geometric.utils import negative_sampling
@@ -214,7 +234,7 @@ class LinkNeighborLoader(_SampledLoader):
         self._negatives = negative_sampling(torch.stack([row, col]), self.adj.shape[0],
                                             num_neg_samples=self.edges.shape[1])
         count = self.edges.shape[1]
-        self._order = torch.randperm(count) if self.shuffle else torch.arange(count)
+        self._order = self._shard(torch.randperm(count) if self.shuffle else torch.arange(count))
 
     def __getitem__(self, b: int) -> Batch:
         chunk = self._order[b * self.batch_size:(b + 1) * self.batch_size]

@@ -11,6 +11,7 @@ import torch
 
 from ..utils.io import PathLike, atomic_save, load_checkpoint
 from ..utils.seed import generator_states, set_generator_states
+from . import distributed
 
 
 class RunCheckpoint:
@@ -90,8 +91,9 @@ class RunCheckpoint:
 
     def save(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict,
              result: Union[dict, None] = None) -> None:
-        """Write the run; ``result`` marks it finished."""
-        if self.path is not None:
+        """Write the run; ``result`` marks it finished. In a distributed run rank 0 writes (every
+        rank holds the same state)."""
+        if self.path is not None and distributed.is_main():
             atomic_save({"done": result is not None, "result": result, "key": self.key, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "generators": generator_states(),
                          "state": state}, self.path)

@@ -21,6 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..utils import peak_rss_mib
+from . import distributed
 from .checkpoint import RunCheckpoint
 from .config import TrainConfig
 from .flat import can_flatten, flat_optimizer
@@ -113,7 +114,7 @@ class Engine:
 
     def wrap(self, model: nn.Module) -> nn.Module:
         """The model the steps run: the one place a distributed run wraps it (DDP)."""
-        return model
+        return distributed.wrap(model)
 
     def fit(self, task: Task, model: nn.Module, train_loader: Iterable, valid_loader: Iterable,
             test_loader: Iterable, seed: int = 0, split_index: Optional[int] = None) -> RunResult:
@@ -179,7 +180,7 @@ class Engine:
         return result
 
     def _record(self, result: Dict[str, Any]) -> None:
-        if self.ledger is not None:
+        if self.ledger is not None and distributed.is_main():
             self.ledger.record(self.checkpoint.key, result, self.description)
 
     def _train_epoch(self, task: Task, step_model: nn.Module, model: nn.Module, optimizer, loader) -> float:

@@ -10,6 +10,7 @@ message), and rank 0 alone writes checkpoints, ledgers and reports.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Tuple
 
 import torch
@@ -39,7 +40,18 @@ def init_from_env(backend: str = None) -> Tuple[int, int]:
         if missing:
             raise ValueError(f"--ddp needs the environment torchrun sets ({', '.join(missing)} missing): launch "
                                "with torchrun --standalone --nproc-per-node=N -m graphkit ... --ddp")
-        dist.init_process_group(backend or ("nccl" if torch.cuda.is_available() else "gloo"))
+        backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+        restart = os.environ.get("TORCHELASTIC_RESTART_COUNT")
+        if restart is not None and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+            # torchrun's agent keeps one store across restarts: the keys of each attempt apart, so that
+            # restarted workers never read the addresses of the ones they replace
+            rank, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+            store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), size, is_master=False,
+                                  timeout=timedelta(minutes=10))
+            dist.init_process_group(backend, store=dist.PrefixStore(f"graphkit/attempt_{restart}", store), rank=rank,
+                                    world_size=size)
+        else:
+            dist.init_process_group(backend)
     return world()
 
 

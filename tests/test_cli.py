@@ -44,7 +44,19 @@ def test_default_dataset_falls_back_to_synthetic(tmp_path, monkeypatch, capsys):
     assert "synthetic 'csbm' graph" in captured.err and "gcn on csbm" in captured.out
 
 
+def test_minibatch_flags_reach_the_config(tmp_path):
+    out = tmp_path / "r.json"
+    argv = ["train", "node-classification", "--dataset", "csbm", "--model", "sage", "--epochs", "3", "--fanouts", "5",
+            "-1", "--batch-size", "128", "--num-workers", "0", "--json", str(out), "--quiet"]
+    assert main(argv) == 0
+    config = json.loads(out.read_text())["config"]
+    assert config["fanouts"] == [5, -1] and config["batch_size"] == 128 and config["num_workers"] == 0
+
+
 @pytest.mark.parametrize("argv,message", [
+    (["train", "node-classification", "--dataset", "csbm", "--fanouts", "5", "0"], "positive int or -1"),
+    (["train", "node-classification", "--dataset", "csbm", "--fanouts", "5", "--batch-size", "0"],
+     "batch_size must be a positive int"),
     (["train", "node-classification", "--dataset", "coraa"], "unknown dataset 'coraa'"),
     (["train", "node-classification", "--dataset", "cora", "--data-root", "/no/such/dir"], "does not exist"),
     (["train", "node-classification", "--dataset", "csbm", "--config", "/no/such.toml"], "does not exist"),

@@ -31,16 +31,26 @@ def add_run_arguments(p: argparse.ArgumentParser, runs_help: str, json_help: str
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def add_sampling_arguments(p: argparse.ArgumentParser) -> None:
+    """``--fanouts --batch-size --num-workers``: mini-batch training on sampled neighbourhoods."""
+    p.add_argument("--fanouts", type=int, nargs="+", default=None, metavar="N",
+                   help="train by mini-batches of sampled neighbourhoods: neighbours per node at each hop from the "
+                        "seeds, one hop per layer (-1: all), e.g. --fanouts 15 10")
+    p.add_argument("--batch-size", type=int, default=None, help="seeds (or training edges) per mini-batch")
+    p.add_argument("--num-workers", type=int, default=None, help="processes that sample the mini-batches")
+
+
 def overrides(args: argparse.Namespace, table: str, base: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The one merge rule of every ``train`` command: ``base`` (a dataset's preset table), then
-    the ``--config`` file (its flat keys, then its ``[table]``), then ``--set``, then ``--epochs``."""
+    the ``--config`` file (its flat keys, then its ``[table]``), then ``--set``, then the flags
+    (``--epochs``, ``--fanouts``, ``--batch-size``, ``--num-workers``)."""
     from_file: Dict[str, Any] = {}
     if args.config:
         loaded = read_toml(args.config)
         from_file = layer({k: v for k, v in loaded.items() if not isinstance(v, dict)}, loaded.get(table))
         from_file = {k: (None if v == "none" else v) for k, v in from_file.items()}
-    return layer(base, from_file, parse_assignments(args.set),
-                 None if args.epochs is None else {"epochs": args.epochs})
+    flags = {key: getattr(args, key, None) for key in ("epochs", "fanouts", "batch_size", "num_workers")}
+    return layer(base, from_file, parse_assignments(args.set), {k: v for k, v in flags.items() if v is not None})
 
 
 _PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")

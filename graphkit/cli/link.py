@@ -11,7 +11,7 @@ import numpy as np
 from .. import datasets
 from ..nn.models import MODELS
 from ..utils import atomic_write_text
-from .args import add_run_arguments, check_outputs, checkpoint_cadence, load_model, overrides
+from .args import add_run_arguments, add_sampling_arguments, check_outputs, checkpoint_cadence, load_model, overrides
 from .plots import plot_training_curves, write_report
 from .table import format_table
 
@@ -86,6 +86,7 @@ def add_link_commands(train_tasks, evaluate_what) -> None:
     p.add_argument("--runs-from", nargs="+", default=[], metavar="JSON",
                    help="reports (--json) of earlier invocations, e.g. one seed each from other machines: "
                         "their seeds are read from them, not trained (same model, predictor, dataset, config)")
+    add_sampling_arguments(p)
     p.set_defaults(func=_cmd_train_link)
 
     p = evaluate_what.add_parser("link-prediction", help="Hits@K / MRR / AUC / AP of scores made elsewhere",

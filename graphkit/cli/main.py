@@ -11,7 +11,7 @@ from .. import datasets
 from ..nn.models import MODELS
 from ..tasks import NodeClassification, presets
 from ..utils.memory import retain_freed_memory
-from .args import add_run_arguments, check_outputs, checkpoint_cadence, load_model, overrides
+from .args import add_run_arguments, add_sampling_arguments, check_outputs, checkpoint_cadence, load_model, overrides
 from .embed import add_embed_commands
 from .graph import add_graph_commands
 from .link import add_link_commands
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model on a task")
     tasks = train.add_subparsers(dest="task", required=True)
-    p = tasks.add_parser("node-classification", help="full-batch node classification",
+    p = tasks.add_parser("node-classification", help="node classification (full-batch, or by mini-batches)",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--dataset", default=None,
                    help=f"dataset name (default: {DEFAULT_DATASET}, or the synthetic {FALLBACK_DATASET} "
@@ -131,10 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which of the fixed splits to run (default: all, e.g. the 10 geom-gcn splits)")
     add_run_arguments(p, runs_help="seeds per split", json_help="write the report as JSON here",
                       plot_help="draw the training curves into this image file (.png/.pdf/.svg)")
+    add_sampling_arguments(p)
     p.add_argument("--ddp", action="store_true",
                    help="data-parallel training, one process of torchrun's: torchrun --standalone "
                         "--nproc-per-node=N -m graphkit train node-classification ... --ddp (mini-batches: "
-                        "--set 'fanouts=[15, 10]' batch_size=1024)")
+                        "--fanouts 15 10 --batch-size 1024)")
     p.set_defaults(func=_cmd_train_node)
 
     evaluate = add_embed_commands(sub)

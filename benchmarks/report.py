@@ -260,6 +260,17 @@ def graph_level_table() -> str:
          f"{data['torch']}, PyG {data['torch_geometric']}, {data['threads']} threads, {data['machine']}.")
 
 
+def graph_accuracy_table() -> str:
+    data = json.loads((RESULTS / "graph_accuracy.json").read_text())
+    rows = [[r["dataset"], r["model"], r["metric"], f"{r['mean']:.2f} ± {r['std']:.2f}",
+             f"{r['paper_mean']} ± {r['paper_std']}", "yes" if r["within_one_std"] else "no",
+             r["protocol"] + (f" ({r['grid']} grid)" if r.get("grid") else ""), len(r["report"]["runs"])]
+            for r in data["rows"]]
+    return markdown(["dataset", "model", "metric", "graphkit", "paper", "within one std", "protocol", "runs"], rows) + \
+        ("\n\nProduced by `python benchmarks/bench_graph_accuracy.py --only DATASET` "
+         "(`benchmarks/results/graph_accuracy.json`; each run in `benchmarks/results/graph_accuracy_runs/`).")
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
@@ -268,7 +279,8 @@ def main() -> None:
     for name, render in (("accuracy", accuracy_table), ("models", models_table), ("aggregation", aggregation_table),
                          ("embeddings", embeddings_table), ("link_prediction", link_prediction_table),
                          ("link_ops", link_ops_table), ("before_after", before_after_table),
-                         ("heterophily", heterophily_table), ("graph_level", graph_level_table)):
+                         ("heterophily", heterophily_table), ("graph_level", graph_level_table),
+                         ("graph_accuracy", graph_accuracy_table)):
         if not available.get(name, lambda n=name: (RESULTS / f"{n}.json").exists())():
             continue
         pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S)
